@@ -1,0 +1,67 @@
+# gclib companion — two set-up commands: `make book` (the main job) and `make test`.
+# Each creates .venv if missing and installs everything it needs (torch pinned to the CPU wheel first,
+# Debian packages when running as root and absent). PROFILE=smoke|cpu|paper selects the figure scale.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+GCLIB := $(VENV)/bin/gclib
+STAMP := $(VENV)/.gclib-installed
+PROFILE ?= cpu
+MATHJAX := book/_static/mathjax/tex-mml-chtml.js
+# torch==2.13.0 is the CPU wheel on the reference machine; any other spec pulls a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+APT_PACKAGES := dataset-fashion-mnist chromium
+
+.PHONY: setup system-deps test test-fast book bench lint clean help
+
+help:
+	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first)"
+	@echo "make test                            full test suite (unit, notebooks, nbval, book, browser)"
+	@echo "make test-fast                       unit tests only"
+	@echo "make bench                           ratio benchmarks against the naive baselines"
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install -q -e ".[book,test]"
+	touch $@
+
+setup: $(STAMP) system-deps $(MATHJAX)
+
+# Debian packages: the Fashion-MNIST IDX files and Chromium for the browser check.
+system-deps:
+	@missing=""; \
+	[ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "warning: missing Debian packages:$$missing (run as root or install them; see README)"; \
+	  fi; \
+	fi
+
+$(MATHJAX):
+	bash book/vendor_mathjax.sh
+
+test: setup
+	$(PYTHON) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/fixtures
+
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest tests -m "not notebooks and not book and not browser and not slow"
+
+book: setup
+	$(GCLIB) book --profile $(PROFILE)
+
+bench: $(STAMP)
+	$(PYTHON) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gclib tests benchmarks notebooks
+	$(PY) ../shared/tools/check_notebooks.py notebooks
+
+clean:
+	rm -rf book/_build book/_generated notebooks/figures tests/artifacts

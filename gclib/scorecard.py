@@ -1,0 +1,202 @@
+"""Record each reproduced claim: its statistic, confidence interval, threshold and verdict.
+
+A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
+come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval compares)
+and :meth:`Scorecard.save` writes ``<out>/<figure>.scorecard.json`` for the book's scorecard page.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._validate import check_choice, check_positive_int, check_real
+
+__all__ = ["Scorecard", "Claim", "bootstrap_ci", "spearman_ci", "load_scorecards"]
+
+_DIRECTIONS = (">=", "<=", ">", "<", "in", "report")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked claim. ``ci`` is ``(lo, hi)`` or ``None``; ``threshold`` a number, ``(lo, hi)`` for
+    ``direction="in"``, or ``None`` for ``direction="report"`` (a measured direction with no pass bar)."""
+
+    claim_id: str
+    description: str
+    statistic: float
+    ci: tuple[float, float] | None
+    threshold: float | tuple[float, float] | None
+    direction: str
+    passed: bool
+
+    @property
+    def verdict(self) -> str:
+        return "✓" if self.passed else "✗"
+
+
+def _num(x) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
+        raise TypeError(f"expected a real number, got {type(x).__name__} {x!r}")
+    return float(x)
+
+
+def _fmt(x: float, digits: int) -> str:
+    if x is None:
+        return "—"
+    if not math.isfinite(x):
+        return str(x)
+    if x != 0 and (abs(x) >= 10 ** (digits + 3) or abs(x) < 10 ** (-digits)):
+        return f"{x:.{digits}e}"
+    return f"{x:.{digits}f}"
+
+
+class Scorecard:
+    """The claims checked by one figure notebook at one profile."""
+
+    def __init__(self, figure: str, profile: str = "smoke"):
+        if not isinstance(figure, str) or not figure:
+            raise ValueError(f"figure must be a non-empty string, got {figure!r}")
+        check_choice("profile", profile, ("smoke", "cpu", "paper", "custom"))
+        self.figure = figure
+        self.profile = profile
+        self.claims: list[Claim] = []
+
+    def record(self, claim_id: str, *, statistic, passed: bool, ci=None, threshold=None,
+               direction: str = ">=", description: str = "") -> Claim:
+        """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
+        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted)."""
+        if not isinstance(claim_id, str) or not claim_id:
+            raise ValueError(f"claim_id must be a non-empty string, got {claim_id!r}")
+        if any(c.claim_id == claim_id for c in self.claims):
+            raise ValueError(f"claim_id {claim_id!r} recorded twice")
+        check_choice("direction", direction, _DIRECTIONS)
+        if not isinstance(passed, (bool, np.bool_)):
+            raise TypeError(f"passed must be a bool, got {type(passed).__name__}")
+        stat = _num(statistic)
+        if ci is not None:
+            lo, hi = (_num(v) for v in ci)
+            ci = (lo, hi)
+        if threshold is not None:
+            threshold = tuple(_num(v) for v in threshold) if isinstance(threshold, (tuple, list)) \
+                else _num(threshold)
+        claim = Claim(claim_id, description, stat, ci, threshold, direction, bool(passed))
+        self.claims.append(claim)
+        return claim
+
+    def summary(self, digits: int = 2) -> str:
+        """One rounded, stable line per claim: ``id  stat=… [lo, hi]  (dir thr)  ✓/✗``."""
+        check_positive_int("digits", digits)
+        if not self.claims:
+            return f"{self.figure} ({self.profile}): no claims recorded"
+        width = max(len(c.claim_id) for c in self.claims)
+        lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in self.claims)}/{len(self.claims)} ✓"]
+        for c in self.claims:
+            ci = f" [{_fmt(c.ci[0], digits)}, {_fmt(c.ci[1], digits)}]" if c.ci else ""
+            if c.direction == "report":
+                thr = "(reported)"
+            elif c.direction == "in":
+                thr = f"(in [{_fmt(c.threshold[0], digits)}, {_fmt(c.threshold[1], digits)}])"
+            else:
+                thr = f"({c.direction} {_fmt(c.threshold, digits)})"
+            lines.append(f"{c.claim_id:<{width}}  stat={_fmt(c.statistic, digits)}{ci}  {thr}  {c.verdict}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        claims = []
+        for c in self.claims:
+            d = asdict(c)
+            d["ci"] = list(c.ci) if c.ci else None
+            d["threshold"] = list(c.threshold) if isinstance(c.threshold, tuple) else c.threshold
+            d["verdict"] = c.verdict
+            claims.append(d)
+        return {"figure": self.figure, "profile": self.profile, "claims": claims}
+
+    def save(self, out_dir: str | os.PathLike | None = None) -> Path:
+        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.plotting.output_dir`)."""
+        from .plotting import output_dir
+
+        path = output_dir(out_dir) / f"{self.figure}.scorecard.json"
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n")
+        return path
+
+    def __repr__(self) -> str:
+        return f"Scorecard({self.figure!r}, profile={self.profile!r}, claims={len(self.claims)})"
+
+
+def load_scorecards(paths) -> list[dict]:
+    """Read scorecard JSON files (an iterable of paths) into dicts, sorted by figure id."""
+    cards = [json.loads(Path(p).read_text()) for p in paths]
+    return sorted(cards, key=lambda c: c["figure"])
+
+
+def bootstrap_ci(values, stat=np.mean, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap CI of ``stat`` over the first axis of ``values`` (e.g. one value per seed).
+
+    Returns ``(estimate, (lo, hi))``; with a single value the CI collapses to that value.
+    """
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise ValueError("values must be a non-empty array (one entry per seed or resample unit)")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("values contains NaN or infinite entries")
+    check_positive_int("n_boot", n_boot)
+    check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    est = float(stat(arr))
+    if arr.shape[0] == 1:
+        return est, (est, est)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, arr.shape[0], size=(n_boot, arr.shape[0]))
+    boots = np.array([stat(arr[i]) for i in idx], dtype=float)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return est, (float(lo), float(hi))
+
+
+def spearman_ci(x, y, *, groups=None, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
+    """Spearman ρ between ``x`` and ``y`` with a bootstrap CI.
+
+    Without ``groups`` the (x, y) pairs are resampled. With ``groups`` (e.g. the seed of each row), whole
+    groups are resampled, so a CI over seeds keeps each seed's sweep together. Returns ``(rho, (lo, hi))``.
+    Degenerate resamples (constant x or y) are dropped.
+    """
+    from scipy.stats import spearmanr
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 3:
+        raise ValueError(f"x and y must be 1-D of equal length >= 3, got {x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite")
+    check_positive_int("n_boot", n_boot)
+
+    def rho_of(xs, ys):
+        if np.ptp(xs) == 0 or np.ptp(ys) == 0:
+            return np.nan
+        return float(spearmanr(xs, ys).statistic)
+
+    rho = rho_of(x, y)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        units = [np.array([i]) for i in range(x.size)]
+    else:
+        g = np.asarray(groups)
+        if g.shape != x.shape:
+            raise ValueError("groups must have the same shape as x")
+        units = [np.flatnonzero(g == u) for u in np.unique(g)]
+    boots = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(units), size=len(units))
+        idx = np.concatenate([units[i] for i in pick])
+        boots.append(rho_of(x[idx], y[idx]))
+    boots = np.asarray(boots)
+    boots = boots[np.isfinite(boots)]
+    if boots.size == 0:
+        return rho, (rho, rho)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return rho, (float(lo), float(hi))

@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pytest
+
+from gclib.scorecard import Scorecard, bootstrap_ci, load_scorecards, spearman_ci
+
+
+def test_record_summary_and_json_roundtrip(tmp_path):
+    card = Scorecard("gc_l2", profile="cpu")
+    card.record("G2.l2_lowers_gc", statistic=-0.953, ci=(-1.0, -0.8), threshold=-0.8, direction="<=",
+                passed=True, description="rho(lambda, GC)")
+    card.record("G2.gc_drop", statistic=0.1234, ci=None, threshold=(0.35, 0.65), direction="in",
+                passed=np.bool_(False))
+    text = card.summary(digits=2)
+    assert text.splitlines()[0] == "gc_l2 (cpu): 1/2 ✓"
+    assert "G2.l2_lowers_gc  stat=-0.95 [-1.00, -0.80]  (<= -0.80)  ✓" in text
+    assert "(in [0.35, 0.65])  ✗" in text
+    path = card.save(tmp_path)
+    assert path.name == "gc_l2.scorecard.json"
+    data = json.loads(path.read_text())
+    assert data["figure"] == "gc_l2" and data["profile"] == "cpu"
+    assert [c["verdict"] for c in data["claims"]] == ["✓", "✗"]
+    assert data["claims"][0]["ci"] == [-1.0, -0.8]
+    assert load_scorecards([path])[0] == data
+
+
+def test_summary_is_stable_for_tiny_and_huge_values():
+    card = Scorecard("x")
+    card.record("a", statistic=1e-9, threshold=0.5, passed=False)
+    card.record("b", statistic=3.2e8, threshold=None, direction="report", passed=True)
+    assert "stat=1.00e-09" in card.summary() and "stat=3.20e+08" in card.summary()
+
+
+@pytest.mark.parametrize("kwargs, err", [
+    (dict(statistic="a", passed=True), TypeError),
+    (dict(statistic=1.0, passed=1), TypeError),
+    (dict(statistic=1.0, passed=True, direction="~"), ValueError),
+])
+def test_record_rejects_bad_input(kwargs, err):
+    with pytest.raises(err):
+        Scorecard("x").record("c", **kwargs)
+
+
+def test_duplicate_claim_and_bad_profile_rejected():
+    card = Scorecard("x")
+    card.record("c", statistic=1.0, passed=True)
+    with pytest.raises(ValueError, match="twice"):
+        card.record("c", statistic=1.0, passed=True)
+    with pytest.raises(ValueError, match="profile"):
+        Scorecard("x", profile="huge")
+
+
+def test_bootstrap_ci_covers_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(1)
+    small = rng.normal(2.0, 1.0, 10)
+    large = rng.normal(2.0, 1.0, 1000)
+    est, (lo, hi) = bootstrap_ci(small, seed=0)
+    assert lo <= est <= hi
+    _, (lo2, hi2) = bootstrap_ci(large, seed=0)
+    assert (hi2 - lo2) < (hi - lo) / 4  # width ~ 1/sqrt(n): 10x more data, ~3.2x narrower... 100x -> 10x
+    assert lo2 < 2.0 < hi2
+    assert bootstrap_ci([3.0]) == (3.0, (3.0, 3.0))
+    with pytest.raises(ValueError):
+        bootstrap_ci([1.0, np.nan])
+
+
+def test_spearman_ci_perfect_and_grouped():
+    x = np.tile([1, 2, 3, 4], 3).astype(float)
+    y = -x + np.repeat([0.0, 0.1, 0.2], 4)
+    rho, (lo, hi) = spearman_ci(x, y, groups=np.repeat([0, 1, 2], 4), seed=0)
+    assert rho < -0.9 and hi < -0.8
+    with pytest.raises(ValueError):
+        spearman_ci([1, 2], [1, 2])
