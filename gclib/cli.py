@@ -1,0 +1,264 @@
+"""``gclib list | params | run | sweep | book``: rerun any figure notebook with new parameters.
+
+A thin layer over :mod:`gclib.runner`: argument parsing, tables, messages and exit codes (0 ok, 1 a notebook
+failed, 2 bad input — detected before any notebook starts). [ours]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "ERROR_TABLE"]
+
+ERROR_TABLE = """\
+| Case | Example | Exit | Message on stderr (one line) |
+|---|---|---|---|
+| Unknown figure | `run gc_foo` | 2 | `unknown figure 'gc_foo'; valid: …` |
+| Unknown profile | `run gc_l2 --profile big` | 2 | `argument --profile: invalid choice: 'big' …` |
+| Unknown parameter | `run gc_l2 -p stepz 10` | 2 | `unknown parameter 'stepz' for gc_l2; valid: …` |
+| Wrong type | `run gc_l2 -p steps ten` | 2 | `parameter 'steps' of gc_l2 expects int (default …), got …` |
+| Unwritable `--out` | `run gc_l2 --out /proc/x` | 2 | `cannot write to output directory '/proc/x/gc_l2': …` |
+| No CUDA | `run gc_l2 --device cuda` | 2 | `device 'cuda' requested but torch.cuda.is_available() is False` |
+| A cell raises | a bug, or a bad value | 1 | `gc_l2 failed: cell 7 (In [5]) raised ValueError: …` |
+| A sweep cell fails | `sweep gc_l2 -g steps 0,10` | 1 | the table (status `failed`), a line per failed cell |
+
+Exit status 2: nothing was executed (no output notebook is written). Exit status 1: the partial notebook
+(papermill's, with the error at the top) stays for inspection, its path is printed, and
+`FIGURE.provenance.json` records `"status": "failed"`, the failing cell (index in the source notebook) and
+the exception line.
+"""
+
+_EXAMPLES = {
+    "list": "examples:\n  gclib list",
+    "params": "examples:\n  gclib params gc_l2",
+    "run": """examples:
+  gclib run gc_l2                                   # smoke profile (the notebook's defaults)
+  gclib run gc_l2 --profile cpu -p seeds "[0, 1, 2]" -p lr 0.05
+  gclib run gr_width --profile paper --device cuda --out /tmp/figs
+  gclib run all --profile cpu                       # every figure; cached ones are skipped
+  gclib run all --profile smoke --force             # rerun everything
+
+Values of -p are Python literals (ints, floats, True/False/true/false, None, lists, tuples, dicts, quoted
+strings; anything else is a string), checked against the type of the notebook's default.
+
+errors:
+""" + ERROR_TABLE,
+    "sweep": """examples:
+  gclib sweep gc_l2 -g l2 0,0.001,0.01 -g seed 0,1 --workers 2
+  gclib sweep gr_width -g widths "[16,16],[64,64]" --profile cpu --scheduler tcp://10.0.0.5:8786
+
+Each grid cell is one papermill run in OUT/sweeps/FIGURE/<cell>/; a cell already computed with the same
+cache key is not recomputed (an interrupted sweep resumes). The table goes to OUT/sweeps/FIGURE/results.csv
+(and results.parquet when pyarrow is installed).""",
+    "book": "examples:\n  gclib book --profile cpu       # run stale figures, then jupyter-book build -W",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage + error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import runner
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    top = _Parser(prog="gclib", formatter_class=fmt,
+                  description="Rerun the figure notebooks of the gclib companion with new parameters.",
+                  epilog="examples:\n  gclib list\n  gclib params gc_l2\n  gclib run gc_l2 --profile cpu\n"
+                         "  gclib sweep gc_l2 -g l2 0,0.01 --workers 2\n  gclib book --profile cpu\n\n"
+                         "exit status: 0 ok, 1 a notebook failed, 2 bad input (nothing executed)")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def add(name, help_):
+        return sub.add_parser(name, help=help_, description=help_, epilog=_EXAMPLES[name],
+                              formatter_class=fmt)
+
+    def common(p, out_default):
+        p.add_argument("--profile", default="smoke", choices=runner.PROFILES, help="parameter profile")
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                       help="set one parameter (repeatable)")
+        p.add_argument("--device", default=None, help="auto, cpu or cuda[:N] (default: the profile's)")
+        p.add_argument("--out", type=Path, default=None, help=f"output directory (default: {out_default})")
+        p.add_argument("--force", action="store_true", help="rerun even when a cached result exists")
+
+    add("list", "list every figure: id, paper, family, time per profile, claim")
+    p = add("params", "show a figure's parameters: type, default and each profile's value")
+    p.add_argument("figure")
+    p = add("run", "execute one figure notebook (or all) with papermill")
+    p.add_argument("figure", help="figure id (see `gclib list`) or `all`")
+    common(p, "book/_generated/figures")
+    p = add("sweep", "run a parameter grid on Dask distributed, one papermill task per cell")
+    p.add_argument("figure")
+    p.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."), required=True,
+                   help="a swept parameter and its comma-separated values (repeatable: cartesian product)")
+    common(p, "book/_generated, results in OUT/sweeps/FIGURE")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
+    where.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (2)")
+    p = add("book", "run stale figures (cached) at a profile, then build the Jupyter Book with -W")
+    p.add_argument("--profile", default="cpu", choices=runner.PROFILES, help="parameter profile (cpu)")
+    p.add_argument("--out", type=Path, default=None, help="figures directory (book/_generated/figures)")
+    return top
+
+
+def _pairs(pairs, what: str, parse) -> dict:
+    from .runner import ParameterError
+
+    out = {}
+    for name, value in pairs:
+        if name in out:
+            raise ParameterError(f"{what} {name!r} given twice")
+        out[name] = parse(value)
+    return out
+
+
+def _seconds(s) -> str:
+    if not isinstance(s, (int, float)):
+        return "—"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _cmd_list(args) -> int:
+    from . import runner
+
+    rows = [["id", "paper", "family", "smoke", "cpu", "paper", "claim"]]
+    figures = runner.list_figures()
+    orphans = set(runner._load_profiles(runner.notebook_directory())) - {f.id for f in figures}
+    if orphans:
+        print(f"gclib: note: profiles.yaml lists figures with no notebook: {', '.join(sorted(orphans))}",
+              file=sys.stderr)
+    for f in figures:
+        est = [_seconds(f.est_seconds.get(p)) for p in runner.PROFILES]
+        rows.append([f.id, f.paper or "—", f.family or "—", *est, f.claim or f.title or "—"])
+    print(_table(rows))
+    return 0
+
+
+def _cmd_params(args) -> int:
+    from . import runner
+
+    fig = runner.get_figure(args.figure)
+    spec = runner.notebook_parameters(args.figure)
+    resolved = {p: runner.resolve_parameters(args.figure, p) for p in runner.PROFILES
+                if p == "smoke" or p in fig.profiles}
+    about = fig.title or fig.claim
+    print(f"{fig.id}: {about}  ({fig.notebook.name})" if about else f"{fig.id}  ({fig.notebook.name})")
+    rows = [["name", "type", *(f"{p} (default)" if p == "smoke" else p for p in resolved), "help"]]
+    for name, prm in spec.items():
+        typ = "any" if prm.default is None else prm.type.__name__
+        rows.append([name, typ, *(repr(resolved[p][name]) for p in resolved), prm.help])
+    print(_table(rows))
+    return 0
+
+
+def _verdicts(path) -> str:
+    try:
+        claims = json.loads(Path(path).read_text())["claims"]
+    except (OSError, TypeError, ValueError, KeyError):
+        return ""
+    return f"scorecard {sum(c['passed'] for c in claims)}/{len(claims)} ✓"
+
+
+def _report(res) -> None:
+    if res.status == "failed":
+        print(f"gclib: {res.figure} failed: {res.error}\n  partial notebook: {res.notebook}\n"
+              f"  provenance: {res.provenance}", file=sys.stderr)
+        return
+    cached = res.status == "cached"
+    when = f"cached, key {res.cache_key[:12]}" if cached else f"ran in {res.wall_seconds:.1f} s"
+    print(f"{res.figure}: {when} → {res.directory}  {_verdicts(res.scorecard)}".rstrip())
+
+
+def _cmd_run(args) -> int:
+    from . import runner
+
+    kw = dict(profile=args.profile, overrides=_pairs(args.param, "parameter", runner.parse_literal),
+              device=args.device, out_dir=args.out, force=args.force)
+    if args.figure == "all":
+        results = runner.run_all(**kw)
+    else:
+        results = [runner.run_figure(args.figure, progress=sys.stderr.isatty(), **kw)]
+    for res in results:
+        _report(res)
+    failed = [r.figure for r in results if r.status == "failed"]
+    if args.figure == "all":
+        print(f"{len(results) - len(failed)}/{len(results)} figures ok"
+              + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def _cmd_sweep(args) -> int:
+    from . import runner
+
+    grid = _pairs(args.grid, "grid parameter", runner.parse_values)
+    overrides = _pairs(args.param, "parameter", runner.parse_literal)
+    if args.workers < 1:
+        raise runner.ParameterError(f"--workers must be >= 1, got {args.workers}")
+    table = runner.sweep(args.figure, grid, profile=args.profile, overrides=overrides, device=args.device,
+                         scheduler=args.scheduler, n_workers=args.workers, out_dir=args.out, force=args.force)
+    shown = [c for c in table.columns if c not in ("provenance", "cell", "error")]
+    print(table[shown].to_string(index=False))
+    print(f"results: {table.attrs['csv']}")
+    bad = table[~table["status"].isin(["ran", "cached"])]
+    for _, row in bad.iterrows():
+        print(f"gclib: cell {row['cell']} {row['status']}: {row['error']}\n  provenance: {row['provenance']}",
+              file=sys.stderr)
+    return 1 if len(bad) else 0
+
+
+def _cmd_book(args) -> int:
+    from . import runner
+
+    figures_dir = Path(args.out or runner.default_out_dir())
+    results = runner.run_all(args.profile, out_dir=figures_dir)
+    for res in results:
+        _report(res)
+    failed = [r.figure for r in results if r.status == "failed"]
+    if failed:
+        print(f"gclib: not building the book: {len(failed)} figure(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    try:
+        from .bookgen import build_book
+    except ImportError as err:
+        print(f"gclib: cannot build the book: {err}", file=sys.stderr)
+        return 1
+    try:
+        html = build_book(runner.repo_root() / "book", figures_dir, strict=True)
+    except Exception as err:  # BookBuildError carries the tail of jupyter-book's log
+        print(f"gclib: book build failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(f"book: {html}")
+    return 0
+
+
+_COMMANDS = {"list": _cmd_list, "params": _cmd_params, "run": _cmd_run, "sweep": _cmd_sweep,
+             "book": _cmd_book}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gclib`` console script and ``python -m gclib``; returns the exit status."""
+    from .runner import ParameterError, RunError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ParameterError as err:
+        print(f"gclib: error: {err}", file=sys.stderr)
+        return 2
+    except RunError as err:
+        print(f"gclib: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # provenance of the interrupted run says "running": it reruns next time
+        print("gclib: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,191 @@
+"""gclib.runner without executing notebooks: literal parsing, the parameters cell, profile resolution and type
+checks, cache keys. Executions (papermill, Dask) are covered through the command line in test_cli.py."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gclib import runner
+from gclib.runner import ParameterError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def fixture_notebooks(monkeypatch):
+    monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("3", 3),
+        ("-2.5", -2.5),
+        ("1e-3", 1e-3),
+        ("True", True),
+        ("true", True),
+        ("false", False),
+        ("None", None),
+        ("[1, 2]", [1, 2]),
+        ("(1,)", (1,)),
+        ("{'a': 1}", {"a": 1}),
+        ("'quoted'", "quoted"),
+        ("relu", "relu"),
+        ("cifar10_standin", "cifar10_standin"),
+        ("__import__('os')", "__import__('os')"),
+        ("/tmp/x_{n}", "/tmp/x_{n}"),
+        ("", ""),
+    ],
+)
+def test_parse_literal_never_evaluates(text, value):
+    parsed = runner.parse_literal(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("1,2,3", [1, 2, 3]),
+        ("0.1, 1", [0.1, 1]),
+        ("relu,tanh", ["relu", "tanh"]),
+        ("true,False", [True, False]),
+        ("[1,2],[3]", [[1, 2], [3]]),
+        ("'a,b',c", ["a,b", "c"]),
+        ("{'x': 1, 'y': 2},None", [{"x": 1, "y": 2}, None]),
+        ("7", [7]),
+    ],
+)
+def test_parse_values_splits_top_level_commas(text, values):
+    assert runner.parse_values(text) == values
+
+
+def test_parse_values_rejects_empty_item():
+    with pytest.raises(ParameterError, match="empty value"):
+        runner.parse_values("1,,2")
+
+
+def test_list_figures_reads_profiles_yaml():
+    (fig,) = runner.list_figures()
+    assert fig.id == "fx_demo" and fig.paper == "dherin2022" and fig.family == "FX"
+    assert fig.est_seconds == {"smoke": 3, "cpu": 90, "paper": 5400}
+    assert fig.notebook == FIXTURES / "fx_demo.ipynb"
+
+
+def test_figure_params_from_parameters_cell():
+    params = runner.figure_params("fx_demo")
+    assert list(params)[:5] == ["profile", "seed", "device", "n", "scale"]
+    assert params["n"] == (3, int) and params["scale"] == (1.0, float) and params["tag"] == (None, type(None))
+    assert runner.notebook_parameters("fx_demo")["n"].help == "number of terms"
+
+
+def test_resolve_parameters_layers_profile_then_overrides():
+    smoke = runner.resolve_parameters("fx_demo")
+    assert smoke["n"] == 3 and smoke["profile"] == "smoke"
+    cpu = runner.resolve_parameters("fx_demo", "cpu", {"scale": 2, "widths": (1, 2), "tag": {"any": 1}})
+    assert cpu["profile"] == "cpu" and cpu["n"] == 5  # from profiles.yaml
+    assert cpu["scale"] == 2.0 and type(cpu["scale"]) is float  # int accepted where float expected
+    assert cpu["widths"] == [1, 2]  # tuple given, list default: converted
+    assert cpu["tag"] == {"any": 1}  # None default accepts anything
+    assert runner.resolve_parameters("fx_demo", "smoke", None, "auto")["device"] == "auto"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(figure="fx_nope"), r"unknown figure 'fx_nope'; valid: fx_demo"),
+        (dict(profile="big"), r"unknown profile 'big'; valid: smoke, cpu, paper"),
+        (dict(overrides={"nn": 1}), r"unknown parameter 'nn' for fx_demo; valid: profile, seed, device, n,"),
+        (dict(overrides={"n": "ten"}), r"parameter 'n' of fx_demo expects int \(default 3\), got str 'ten'"),
+        (dict(overrides={"n": 2.5}), r"expects int .* got float 2.5"),
+        (dict(overrides={"n": True}), r"expects int .* got bool True"),
+        (dict(overrides={"fail": 1}), r"expects bool .* got int 1"),
+        (dict(overrides={"widths": 4}), r"expects list .* got int 4"),
+        (dict(device="gpu"), r"device must be auto, cpu or cuda\[:N\], got 'gpu'"),
+    ],
+)
+def test_resolve_parameters_rejects_bad_input(kwargs, message):
+    figure = kwargs.pop("figure", "fx_demo")
+    with pytest.raises(ParameterError, match=message):
+        runner.resolve_parameters(figure, **kwargs)
+
+
+def test_cuda_requested_without_cuda_is_bad_input(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(
+        ParameterError, match=r"device 'cuda' requested but torch.cuda.is_available\(\) is False"
+    ):
+        runner.resolve_parameters("fx_demo", device="cuda")
+
+
+def _copy_fixture(tmp_path, profiles=None):
+    shutil.copy(FIXTURES / "fx_demo.ipynb", tmp_path)
+    shutil.copy(FIXTURES / "profiles.yaml", tmp_path)
+    if profiles is not None:
+        (tmp_path / "profiles.yaml").write_text(profiles)
+    return tmp_path
+
+
+def test_profiles_yaml_values_are_checked(tmp_path):
+    _copy_fixture(tmp_path, "fx_demo:\n  profiles:\n    cpu: {scale: 1e-3}\n")
+    # PyYAML reads 1e-3 as the string '1e-3'; a non-string default parses it as a literal
+    assert runner.resolve_parameters("fx_demo", "cpu", notebooks_dir=tmp_path)["scale"] == 1e-3
+    _copy_fixture(tmp_path, "fx_demo:\n  profiles:\n    cpu: {n: many}\n")
+    with pytest.raises(
+        ParameterError, match=r"profiles.yaml\[fx_demo\]\[cpu\]: parameter 'n' .* got str 'many'"
+    ):
+        runner.resolve_parameters("fx_demo", "cpu", notebooks_dir=tmp_path)
+    with pytest.raises(ParameterError, match="no 'paper' profile for fx_demo"):
+        runner.resolve_parameters("fx_demo", "paper", notebooks_dir=tmp_path)
+
+
+def test_parameters_cell_must_hold_literals(tmp_path):
+    _copy_fixture(tmp_path)
+    nb = json.loads((tmp_path / "fx_demo.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    cell["source"] = "n = len([1, 2])\n"
+    (tmp_path / "fx_demo.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(ParameterError, match=r"parameter 'n' is not a literal"):
+        runner.figure_params("fx_demo", notebooks_dir=tmp_path)
+
+
+def test_cache_key_tracks_parameters_profile_and_cell_sources(tmp_path):
+    _copy_fixture(tmp_path)
+    params = runner.resolve_parameters("fx_demo", notebooks_dir=tmp_path)
+    key = runner.cache_key("fx_demo", params, notebooks_dir=tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert runner.cache_key("fx_demo", dict(params), notebooks_dir=tmp_path) == key
+    assert runner.cache_key("fx_demo", {**params, "n": 4}, notebooks_dir=tmp_path) != key
+    assert runner.cache_key("fx_demo", params, profile="cpu", notebooks_dir=tmp_path) != key
+    path = tmp_path / "fx_demo.ipynb"
+    nb = json.loads(path.read_text())
+    nb["metadata"]["papermill"] = {"anything": 1}  # metadata and outputs are not part of the key
+    nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
+    path.write_text(json.dumps(nb))
+    assert runner.cache_key("fx_demo", params, notebooks_dir=tmp_path) == key
+    nb["cells"][-1]["source"] = "print(card.summary(digits=3))"
+    path.write_text(json.dumps(nb))
+    assert runner.cache_key("fx_demo", params, notebooks_dir=tmp_path) != key
+
+
+def test_sweep_rejects_bad_grid_before_starting_dask(tmp_path):
+    with pytest.raises(ParameterError, match="non-empty list"):
+        runner.sweep("fx_demo", {"n": []}, out_dir=tmp_path)
+    with pytest.raises(ParameterError, match="both swept and fixed: n"):
+        runner.sweep("fx_demo", {"n": [1]}, overrides={"n": 2}, out_dir=tmp_path)
+    with pytest.raises(ParameterError, match="expects int"):
+        runner.sweep("fx_demo", {"n": [1, "x"]}, out_dir=tmp_path)
+    assert not list(tmp_path.rglob("*.ipynb"))
+
+
+def test_library_modules_never_import_the_runner():
+    # the tooling modules (cli, bookgen, __main__) may; they are also left out of the cache key
+    pkg = Path(runner.__file__).parent
+    pattern = r"(from\s+\.?\s*runner\s+import|from\s+\.\s+import\s+.*\brunner\b|gclib\.runner)"
+    offenders = [p.name for p in pkg.glob("*.py")
+                 if p.name not in runner._NOT_IN_KEY and re.search(pattern, p.read_text())]
+    assert offenders == []
