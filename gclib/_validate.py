@@ -65,7 +65,8 @@ def check_sizes(name: str, sizes: Sequence[int], *, min_len: int = 2) -> list[in
     return list(sizes)
 
 
-def check_tensor(name: str, x, *, min_dim: int = 1, floating: bool = True, finite: bool = True) -> torch.Tensor:
+def check_tensor(name: str, x, *, min_dim: int = 1, floating: bool = True,
+                 finite: bool = True) -> torch.Tensor:
     """A tensor with ``x.dim() >= min_dim``, floating dtype and finite entries (as requested)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")

@@ -311,7 +311,7 @@ def make_gaussian(n: int, d: int, *, n_classes: int = 0, noise: float = 0.0, see
 
 
 def line_segment(x0: torch.Tensor, x1: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points x0 + t (x1 − x0) for t = linspace(0, 1, n_points): ((n_points, *x0.shape), (n_points,)).
+    """Points x0 + t (x1 − x0) for t = linspace(0, 1, n_points): ``((n_points, *x0.shape), (n_points,))``.
     For GC along an interpolation path between two inputs (any shape, e.g. images)."""
     check_tensor("x0", x0)
     check_tensor("x1", x1)
@@ -359,7 +359,8 @@ _standardize = standardize  # load_dataset's ``standardize`` flag shadows the na
 
 def pca_reduce(train: torch.Tensor, test: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Project both splits on the top-``k`` principal axes of the centred train split (``torch.linalg.svd``):
-    scores (N, k), variance in decreasing order; each axis' sign makes its largest-|·| loading positive."""
+    scores (N, k), variance in decreasing order; each axis' sign makes its largest-``|·|`` loading
+    positive."""
     check_tensor("train", train, min_dim=2)
     check_tensor("test", test, min_dim=2)
     if train.dim() != 2 or test.dim() != 2 or train.shape[1] != test.shape[1]:

@@ -119,6 +119,7 @@ class SmallCNN(nn.Module):
     Args: in_channels C, n_classes K, width w (positive ints); image_size >= 4; init: registry scheme for
         every conv/linear weight (biases: sampled for "pytorch_default", zero otherwise, as in ``MLP``);
         seed: int >= 0 or None.
+
     Shapes: input (N, C, H, W), or flattened (N, C·image_size²); output (N, K).
     """
 
@@ -181,6 +182,7 @@ class SmallResNet(nn.Module):
     Args: in_channels C, n_classes K, width w (positive ints); blocks: positive ints, one per stage;
         init: registry scheme for every conv/linear weight (default "he_normal"; biases zero; BatchNorm
         γ = 1, β = 0); seed: int >= 0 or None.
+
     Shapes: input (N, C, H, W) with any H, W >= 1; output (N, K). Contains BatchNorm: use ``.eval()`` for
     per-example-independent outputs (e.g. geometric complexity) and ``.train()`` to train.
     """

@@ -246,7 +246,7 @@ def sample_init_losses(layer_sizes, *, init: str, n_inits: int, x: torch.Tensor,
                        std: float | None = None, progress: bool = False) -> torch.Tensor:
     """Loss of ``n_inits`` independently initialized MLPs ``layer_sizes = [d_in, w_1, …, d_out]`` at init.
 
-    ℓ_i = mean_{samples, outputs} (f_i(x) − y)² (``"mse"``) or |f_i(x) − y| (``"mae"``), with
+    ℓ_i = mean_{samples, outputs} (f_i(x) − y)² (``"mse"``) or ``|f_i(x) − y|`` (``"mae"``), with
     f_i = W_L act(… act(W_1 x + b_1) …) + b_L (linear output layer) [ours, the setting of Teague 2022].
 
     Args:

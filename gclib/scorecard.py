@@ -1,8 +1,8 @@
 """Record each reproduced claim: its statistic, confidence interval, threshold and verdict.
 
 A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
-come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval compares)
-and :meth:`Scorecard.save` writes ``<out>/<figure>.scorecard.json`` for the book's scorecard page.
+come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval
+compares) and :meth:`Scorecard.save` writes ``<out>/<figure>.scorecard.json`` for the book's scorecard page.
 """
 from __future__ import annotations
 

@@ -265,7 +265,7 @@ def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, m
     ``L_B + Σ strength·penalty``. ``optimizer``: "sgd" (plain), "momentum" (SGD, ``momentum``), "adam".
     At step 0, every ``eval_every`` steps and at the last step one row is logged, in eval mode, on the
     fixed evaluation subset (the first ``eval_subset`` training points and their dataset labels, without
-the per-step transforms):
+    the per-step transforms):
 
     ``step, epoch`` (examples seen / n_train), ``train_loss, train_acc`` (eval subset, no penalties),
     ``test_loss, test_acc`` (whole test set), ``gc`` (+ ``gc_stderr`` for Hutchinson; ``gc_method=None``
