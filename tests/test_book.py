@@ -1,0 +1,441 @@
+"""The Jupyter Book: page generation from runner outputs, and a -W -n build checked for broken links,
+remote assets and missing content. The build is shared with tests/test_browser.py (tests/book_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from book_fixtures import REPO, article_text, built_book, copy_book, html_pages, strip_tags
+
+from gclib import bookgen
+
+pytestmark = pytest.mark.book
+
+FIXTURE = REPO / "tests" / "fixtures" / "book_figure"
+
+
+# ------------------------------------------------------------------------------------------ HTML helpers
+class _Refs(HTMLParser):
+    """Every href/src of a page by tag, and every id/name anchor it defines."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []  # (tag, attribute, value)
+        self.ids: set[str] = set()
+        self.rels: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("id", "name"):
+            if a.get(key):
+                self.ids.add(a[key])
+        for key in ("href", "src"):
+            if a.get(key) is not None:
+                self.refs.append((tag, key, a[key]))
+                if tag == "link":
+                    self.rels[a[key]] = a.get("rel") or ""
+
+
+_PARSED: dict[Path, _Refs] = {}
+
+
+def _parse(path: Path) -> _Refs:
+    if path not in _PARSED:
+        p = _Refs()
+        p.feed(path.read_text(encoding="utf-8", errors="replace"))
+        _PARSED[path] = p
+    return _PARSED[path]
+
+
+def _is_remote(url: str) -> bool:
+    return bool(re.match(r"^(https?:)?//", url.strip(), flags=re.I))
+
+
+def _local_target(page: Path, url: str) -> tuple[Path, str] | None:
+    """(file, fragment) of a relative link, or None for remote / special schemes."""
+    parts = urlsplit(url)
+    if parts.scheme or url.startswith("//"):
+        return None
+    if not parts.path:
+        return page, unquote(parts.fragment)
+    target = (page.parent / unquote(parts.path)).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    return target, unquote(parts.fragment)
+
+
+def _figure_ids(figs: Path) -> list[str]:
+    return sorted(d.name for d in figs.iterdir() if d.is_dir() and (d / f"{d.name}.ipynb").exists())
+
+
+# ------------------------------------------------------------------------------------------ the built book
+@pytest.fixture(scope="module")
+def book():
+    return built_book()
+
+
+def test_build_succeeds_with_warnings_as_errors(book):
+    assert (book.html / "index.html").exists()
+    assert (book.html / "intro.html").exists()
+    log = (book.book / "_build" / "build.log").read_text()
+    assert " -W -n" in log.splitlines()[0]  # the command really ran strict
+    assert "build succeeded" in log
+
+
+def test_no_change_rebuild_is_incremental(book):
+    """Regenerating unchanged pages must not touch them: Sphinx reads no document again."""
+    print(f"cold build {book.cold_seconds:.1f} s, no-change rebuild {book.warm_seconds:.1f} s")
+    m = re.search(r"updating environment: .*?(\d+) added, (\d+) changed, (\d+) removed", book.warm_log)
+    assert m, book.warm_log[-2000:]
+    reread = re.findall(r"reading sources\.\.\. \[\s*\d+%\] (\S+)", book.warm_log)
+    assert m.groups() == ("0", "0", "0"), f"{m.group(0)}: {reread} (a gclib module edited meanwhile?)"
+
+
+def test_landing_page_content(book):
+    text = article_text(book.html / "intro.html")
+    for needle in (
+        "make book",
+        "make test",
+        "gclib run FIGURE -p NAME VALUE",
+        "@inproceedings{dherin2022",
+        "@misc{teague2022",
+        "@misc{gclib2024",
+        "claims ✓",
+    ):
+        assert needle in text, needle
+    # the at-a-glance include counts the claims of each paper (and of both, when there are two)
+    claims = {}
+    for f in book.figures.glob("*/*.scorecard.json"):
+        data = json.loads(f.read_text())
+        claims.setdefault(data["figure"].split("_")[0], []).extend(c["passed"] for c in data["claims"])
+    glance = text[text.index("The scorecard at a glance") : text.index("How to rerun")]
+    for passed in claims.values():
+        assert re.search(rf"\b{sum(passed)} {len(passed) - sum(passed)}\b", glance), glance
+    if len(claims) > 1:
+        every = [p for v in claims.values() for p in v]
+        assert re.search(rf"both papers .*?\b{sum(every)} {len(every) - sum(every)}\b", glance), glance
+
+
+def test_scorecard_page_lists_every_claim(book):
+    page = (book.html / "_generated" / "scorecard.html").read_text()
+    cards = sorted(book.figures.glob("*/*.scorecard.json"))
+    assert cards, "no scorecard JSON in the figures directory"
+    for card in cards:
+        data = json.loads(card.read_text())
+        for claim in data["claims"]:
+            assert claim["claim_id"] in page, claim["claim_id"]
+        assert f"pages/{data['figure']}.html" in page  # each row links its figure page
+    n = sum(len(json.loads(c.read_text())["claims"]) for c in cards)
+    assert f"{n} claims" in strip_tags(page)
+
+
+def test_figure_pages(book):
+    figs = _figure_ids(book.figures)
+    assert figs
+    for fid in figs:
+        page = book.html / "_generated" / "pages" / f"{fid}.html"
+        assert page.exists(), fid
+        text = strip_tags(page.read_text())
+        prov = json.loads((book.figures / fid / f"{fid}.provenance.json").read_text())
+        for needle in (
+            "Reproduction record",
+            "Parameters",
+            "Provenance",
+            "Scorecard verdicts",
+            f"gclib run {fid} --profile",
+            "executed notebook",
+        ):
+            assert needle in text, (fid, needle)
+        if prov.get("git_sha"):
+            assert prov["git_sha"][:12] in text
+        for name in prov.get("parameters", {}):
+            assert name in text, (fid, name)
+        # the downloadable copy of the executed notebook is in the build
+        assert any(book.html.glob(f"_downloads/*/{fid}.ipynb")), fid
+        # the figure itself is on the page
+        assert "<img" in page.read_text(), fid
+
+
+def test_gallery_links_and_thumbnails(book):
+    gallery = book.html / "_generated" / "gallery.html"
+    refs = _parse(gallery)
+    figs = _figure_ids(book.figures)
+    hrefs = [v for t, k, v in refs.refs if t == "a" and k == "href"]
+    for fid in figs:
+        assert any(h.split("#")[0].endswith(f"pages/{fid}.html") for h in hrefs), fid
+    imgs = [v for t, k, v in refs.refs if t == "img"]
+    assert len(imgs) >= len([f for f in figs if list((book.figures / f).glob("*.png"))])
+    for src in imgs:
+        target, _ = _local_target(gallery, src)
+        assert target.exists() and target.stat().st_size > 0, src
+
+
+def test_all_internal_links_and_anchors_resolve(book):
+    broken = []
+    for page in html_pages(book.html):
+        for tag, attr, url in _parse(page).refs:
+            if not url or url.startswith(("mailto:", "javascript:", "data:")):
+                continue
+            local = _local_target(page, url)
+            if local is None:
+                continue
+            target, fragment = local
+            if not target.exists():
+                broken.append(f"{page.relative_to(book.html)}: <{tag} {attr}={url!r}> → missing file")
+            elif fragment and target.suffix == ".html" and fragment not in _parse(target).ids:
+                broken.append(f"{page.relative_to(book.html)}: <{tag} {attr}={url!r}> → missing anchor")
+    assert not broken, "\n".join(broken[:30])
+
+
+def test_no_remote_assets(book):
+    remote = []
+    for page in html_pages(book.html):
+        p = _parse(page)
+        for tag, attr, url in p.refs:
+            if tag in ("script", "img", "iframe", "source", "video", "audio", "embed") and _is_remote(url):
+                remote.append(f"{page.relative_to(book.html)}: <{tag} {attr}={url}>")
+            if tag == "link" and _is_remote(url) and not re.search(r"\bcanonical\b", p.rels.get(url, "")):
+                remote.append(f"{page.relative_to(book.html)}: <link href={url}>")
+    # CSS must not pull fonts or imports from the network either
+    for css in book.html.glob("_static/**/*.css"):
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css.read_text(errors="replace")):
+            if _is_remote(url):
+                remote.append(f"{css.relative_to(book.html)}: url({url})")
+        for url in re.findall(r"@import\s+(?:url\()?['\"]?([^'\")\s;]+)", css.read_text(errors="replace")):
+            if _is_remote(url):
+                remote.append(f"{css.relative_to(book.html)}: @import {url}")
+    assert not remote, "\n".join(remote[:30])
+    intro = (book.html / "intro.html").read_text()
+    assert "_static/mathjax/tex-mml-chtml.js" in intro
+
+
+def test_theory_pages_include_library_code(book):
+    gc = strip_tags((book.html / "theory" / "geometric_complexity.html").read_text())
+    gr = strip_tags((book.html / "theory" / "geometric_regularization.html").read_text())
+    for name in ("geometric_complexity", "spectral_norm_bound", "parameter_norm_bound", "gc_penalty"):
+        assert f"def {name}" in gc, name
+    for name in (
+        "log_volume",
+        "peak_volume_dimension",
+        "shell_fraction",
+        "typical_norm_log_volume",
+        "mode_dominance",
+    ):
+        assert f"def {name}" in gr, name
+    for tag in ("[paper]", "[ours]"):
+        assert tag in gc and tag in gr
+
+
+def test_api_reference_documents_public_functions(book):
+    expected = {
+        "complexity": ["geometric_complexity", "gc_penalty", "spectral_norm_bound", "GCResult"],
+        "hypersphere": ["log_volume", "peak_volume_dimension", "monte_carlo_ball_fraction"],
+        "sampling": ["mode_dominance", "init_std"],
+        "scorecard": ["Scorecard", "bootstrap_ci"],
+        "plotting": ["savefig"],
+        "runner": ["run_figure"],
+    }
+    for module, names in expected.items():
+        page = (book.html / "api" / f"{module}.html").read_text()
+        documented = set(
+            re.findall(r'<dt class="sig sig-object py" id="gclib\.' + module + r'\.([\w.]+)"', page)
+        )
+        for name in names:
+            assert name in documented, (module, name, sorted(documented)[:20])
+    index = strip_tags((book.html / "api" / "index.html").read_text())
+    for module in (
+        "complexity",
+        "hypersphere",
+        "sampling",
+        "models",
+        "data",
+        "train",
+        "plotting",
+        "scorecard",
+        "runner",
+    ):
+        assert f"gclib.{module}" in index
+
+
+def test_bibliography_and_howto_pages(book):
+    bib = strip_tags((book.html / "bibliography.html").read_text()).lower()
+    for needle in (
+        "Dherin",
+        "Teague",
+        "Implicit gradient regularization",
+        "Bishop",
+        "Glorot",
+        "Delving deep",
+        "Efficient",
+        "Reconciling",
+        "Deep double descent",
+        "Neural collapse",
+        "Jacobian",
+        "Smith",
+    ):
+        assert needle.lower() in bib, needle
+    gpu = strip_tags((book.html / "howto" / "gpu.html").read_text())
+    for needle in (
+        "gclib run all --profile paper --device auto",
+        "dask scheduler",
+        "--nthreads 1",
+        "--scheduler tcp://HOST:8786",
+    ):
+        assert needle in gpu, needle
+    rerun = strip_tags((book.html / "howto" / "rerun.html").read_text())
+    assert "gclib sweep" in rerun and "Unknown parameter" in rerun  # the CLI's ERROR_TABLE is included
+
+
+# ------------------------------------------------------------------------------------------ generation only
+@pytest.fixture
+def small_book(tmp_path):
+    """A copied book source and a figures dir with the fixture figure (no build)."""
+    book = copy_book(tmp_path)
+    figs = tmp_path / "figures"
+    shutil.copytree(FIXTURE / "gr_hypersphere", figs / "gr_hypersphere")
+    return book, figs
+
+
+PROFILES = {
+    "gr_hypersphere": {
+        "paper": "teague2022",
+        "family": "H-1",
+        "title": "Hypersphere volume",
+        "claim": "V_n tends to 0.",
+        "est_seconds": {"smoke": 5, "cpu": 10, "paper": 30},
+    },
+    "gr_width": {
+        "paper": "teague2022",
+        "family": "E-3",
+        "title": "Mode dominance vs width",
+        "claim": "Wider nets lean to the zero mode.",
+        "est_seconds": {"smoke": 20, "cpu": 300, "paper": 3600},
+        "est_memory_gb": {"paper": 12},
+    },
+    "gc_l2": {
+        "paper": "dherin2022",
+        "family": "G2",
+        "title": "L2 lowers GC",
+        "claim": "L2 lowers GC.",
+        "est_seconds": {"smoke": 20, "cpu": 150, "paper": 1800},
+    },
+}
+
+
+def test_generate_pages_lists_only_existing_figures(small_book):
+    book, figs = small_book
+    paths = bookgen.generate_pages(book, figs, profiles=PROFILES)
+    gen = book / "_generated"
+    assert gen / "pages" / "gr_hypersphere.ipynb" in paths
+    assert not (gen / "pages" / "gr_width.ipynb").exists()
+    toc = (gen / "_toc.yml").read_text()
+    assert "_generated/pages/gr_hypersphere" in toc and "gr_width" not in toc
+    gallery = (gen / "gallery.md").read_text()
+    assert ":link: /_generated/pages/gr_hypersphere" in gallery
+    assert "*Not yet generated*" in gallery and "gclib run gr_width --profile cpu" in gallery
+    assert gallery.index("Dherin") < gallery.index("Teague")  # papers in a fixed order
+    table = (gen / "include" / "family_table.md").read_text()
+    assert "E-3" in table and "`gr_width` (not yet generated)" in table
+    times = (gen / "include" / "paper_times.md").read_text()
+    assert "60 min" in times and "1.5 h" in times and "12 GB" in times and "**all**" in times
+    assert "Unknown figure" in (gen / "include" / "cli_errors.md").read_text()
+
+
+def test_figure_page_is_the_notebook_with_a_record_cell(small_book):
+    book, figs = small_book
+    bookgen.generate_pages(book, figs, profiles=PROFILES)
+    src = json.loads((figs / "gr_hypersphere" / "gr_hypersphere.ipynb").read_text())
+    page = json.loads((book / "_generated" / "pages" / "gr_hypersphere.ipynb").read_text())
+    assert len(page["cells"]) == len(src["cells"]) + 1
+    assert page["cells"][0]["source"] == src["cells"][0]["source"]
+    record = "".join(page["cells"][1]["source"])
+    assert page["cells"][1]["metadata"]["tags"] == ["gclib-book-record"]
+    for needle in (
+        "### Scorecard verdicts",
+        "### Parameters",
+        "### Provenance",
+        "`mc_points`",
+        "`20000`",
+        "H-1.volume_vanishes",
+        "gclib run gr_hypersphere --profile smoke",
+        "-p radii",
+        "{download}`executed notebook <../assets/gr_hypersphere/gr_hypersphere.ipynb>`",
+        "**Claim** (Teague 2022, family H-1)",
+    ):
+        assert needle in record, needle
+    assert [c["source"] for c in page["cells"][2:]] == [c["source"] for c in src["cells"][1:]]
+
+
+def test_unchanged_pages_are_not_rewritten(small_book):
+    book, figs = small_book
+    paths = bookgen.generate_pages(book, figs, profiles=PROFILES)
+    stamps = {p: p.stat().st_mtime_ns for p in paths}
+    os.utime(figs / "gr_hypersphere" / "gr_hypersphere.ipynb")  # touched, same content
+    again = bookgen.generate_pages(book, figs, profiles=PROFILES)
+    assert sorted(again) == sorted(paths)
+    assert {p: p.stat().st_mtime_ns for p in again} == stamps
+
+
+def test_removed_figure_is_pruned(small_book):
+    book, figs = small_book
+    bookgen.generate_pages(book, figs, profiles=PROFILES)
+    shutil.rmtree(figs / "gr_hypersphere")
+    bookgen.generate_pages(book, figs, profiles=PROFILES)
+    gen = book / "_generated"
+    assert not (gen / "pages" / "gr_hypersphere.ipynb").exists()
+    assert not (gen / "assets" / "gr_hypersphere").exists()
+    assert "No scorecard has been generated yet" in (gen / "scorecard.md").read_text()
+
+
+def test_failed_run_is_flagged_and_markdown_is_escaped(small_book):
+    book, figs = small_book
+    d = figs / "gr_hypersphere"
+    prov = json.loads((d / "gr_hypersphere.provenance.json").read_text())
+    prov.update(status="failed", error="cell 3 raised ValueError: n | m")
+    (d / "gr_hypersphere.provenance.json").write_text(json.dumps(prov))
+    bookgen.generate_pages(book, figs, profiles=PROFILES)
+    record = "".join(
+        json.loads((book / "_generated" / "pages" / "gr_hypersphere.ipynb").read_text())["cells"][1]["source"]
+    )
+    assert ":::{warning}" in record and r"n \| m" in record
+    card = (book / "_generated" / "scorecard.md").read_text()
+    assert r"\|Monte Carlo − formula\|" in card  # a pipe in a description does not split the table row
+    assert "Runs that did not finish" in card
+
+
+def test_paper_profile_pages_carry_the_gpu_note(small_book):
+    book, figs = small_book
+    path = figs / "gr_hypersphere" / "gr_hypersphere.provenance.json"
+    prov = json.loads(path.read_text())
+    prov["profile"] = "paper"
+    path.write_text(json.dumps(prov))
+    bookgen.generate_pages(book, figs, profiles=PROFILES)
+    page = json.loads((book / "_generated" / "pages" / "gr_hypersphere.ipynb").read_text())
+    record = "".join(page["cells"][1]["source"])
+    assert "```{include} ../../_includes/gpu_admonition.md" in record
+    assert (book / "_generated" / "pages" / "../../_includes/gpu_admonition.md").resolve().exists()
+
+
+def test_corrupt_json_is_an_error(small_book):
+    book, figs = small_book
+    (figs / "gr_hypersphere" / "gr_hypersphere.scorecard.json").write_text("{not json")
+    with pytest.raises(bookgen.BookBuildError, match="not valid JSON"):
+        bookgen.generate_pages(book, figs, profiles=PROFILES)
+
+
+def test_build_book_reports_failures_with_the_log_tail(small_book):
+    book, figs = small_book
+    # a two-page book (fast) whose landing page has a broken reference: -W must turn it into a failure
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: _generated/gallery\n")
+    (book / "intro.md").write_text("# Intro\n\nSee {doc}`no_such_page`.\n")
+    if not (book / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
+        pytest.skip("MathJax not vendored")
+    with pytest.raises(bookgen.BookBuildError, match="no_such_page"):
+        bookgen.build_book(book, figs, profiles=PROFILES)
