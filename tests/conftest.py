@@ -27,3 +27,33 @@ def require_tool(name: str, why: str) -> str:
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- tiers
+# Run order: unit tests, then the papermill smoke runs of every figure (tests/test_notebooks.py), then the
+# book and browser checks (which build the book from those smoke outputs when they exist), then nbval.
+_TIER = {"notebooks": 1, "book": 2, "browser": 3}
+
+
+def _tier(item) -> int:
+    if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
+        return 4
+    return min((_TIER[m.name] for m in item.iter_markers() if m.name in _TIER), default=0)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=_tier)  # stable: keeps file order within a tier
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    """Every figure notebook executed once at the smoke profile through the runner (papermill).
+
+    The outputs also feed the book tests: ``GCLIB_BOOK_FIGURES`` is pointed at them unless already set.
+    """
+    from gclib.runner import run_all
+
+    out = tmp_path_factory.mktemp("smoke-figures")
+    results = {r.figure: r for r in run_all(profile="smoke", out_dir=out, progress=False)}
+    os.environ.setdefault("GCLIB_BOOK_FIGURES", str(out))
+    return results

@@ -1,9 +1,14 @@
 """The package metadata, the conda environment and the Makefile agree."""
 import re
-import tomllib
+import sys
 from pathlib import Path
 
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    tomllib = __import__("tomli")
 
 ROOT = Path(__file__).resolve().parents[1]
 
