@@ -71,7 +71,11 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 def _check_common(model, x, method, n_probes, probe, generator) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_tensor("x", x, min_dim=2)
+    check_tensor("x", x, min_dim=2, finite=False)
+    # exact and fast: a finite sum implies finite entries (NaN/inf propagate); only a sum that overflows
+    # needs the elementwise test, which costs ~0.2 fwd+bwd units on an MLP batch
+    if not (bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())):
+        raise ValueError("x contains NaN or infinite values")
     check_choice("method", method, METHODS)
     check_positive_int("n_probes", n_probes)
     check_choice("probe", probe, PROBES)

@@ -214,6 +214,11 @@ def test_hutchinson_stderr_falls_as_inverse_sqrt_probes():
     assert se16 / se256 == pytest.approx(4.0, rel=0.3)
 
 
+def test_large_finite_inputs_whose_sum_overflows_are_accepted():
+    x = torch.full((2, 4), 3e38)  # finite entries, float32 sum overflows to inf
+    assert geometric_complexity(nn.Linear(4, 1, bias=False), x).value > 0
+
+
 def test_hutchinson_single_draw_stderr_is_nan():
     res = geometric_complexity(nn.Linear(3, 2), torch.randn(1, 3), method="hutchinson")
     assert math.isnan(res.stderr)
@@ -381,6 +386,8 @@ def test_layer_weights_in_order_and_parameter_bound_rejects_conv():
     (_NoOutputs(), torch.randn(4, 3), {}, ValueError, "K = 0"),
     (nn.Linear(3, 2), torch.ones(4, 3, dtype=torch.int64), {}, TypeError, "floating"),
     (nn.Linear(3, 2), torch.tensor([[0.0, float("nan"), 1.0]]), {}, ValueError, "NaN"),
+    (nn.Linear(3, 2), torch.tensor([[0.0, float("-inf"), 1.0]]), {}, ValueError, "infinite"),
+    (nn.Linear(3, 2), torch.tensor([[float("inf"), float("-inf"), 1.0]]), {}, ValueError, "infinite"),
     (nn.Linear(3, 2), torch.randn(3), {}, ValueError, "at least 2"),
     (nn.Linear(3, 2), torch.randn(4, 3), dict(method="svd"), ValueError, "valid: exact, hutchinson"),
     (nn.Linear(3, 2), torch.randn(4, 3), dict(probe="uniform"), ValueError, "valid: gaussian, rademacher"),
