@@ -7,7 +7,8 @@ The public surface is small; everything else lives in the submodules, imported o
 - :mod:`gclib.sampling` — init-scheme registry, :func:`sample_init_losses`, :func:`mode_dominance`
 - :mod:`gclib.models`, :mod:`gclib.data`, :mod:`gclib.train` — models, offline data, training and sweeps
 - :mod:`gclib.plotting`, :mod:`gclib.scorecard` — figures and claim verdicts for the notebooks
-- :mod:`gclib.runner`, :mod:`gclib.cli` — papermill execution, provenance, Dask sweeps (``gclib`` command)
+- ``runner`` and ``cli`` — papermill execution, provenance, Dask sweeps (the ``gclib`` command); the
+  library modules never import them
 """
 from __future__ import annotations
 

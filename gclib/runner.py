@@ -48,6 +48,10 @@ _NOT_IN_KEY = frozenset({"runner.py", "cli.py", "__main__.py", "bookgen.py"})
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
+#: matplotlib backend of every kernel the runner starts: figures are embedded in the executed notebook.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 class ParameterError(ValueError):
     """Bad input (figure, profile, parameter, device, output directory), raised before any notebook starts."""
 
@@ -492,8 +496,8 @@ def _execute(job: _Job, progress: bool = False) -> RunResult:
     # the kernel imports the gclib whose sources are in the cache key, even from an uninstalled checkout
     path = os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
                                         os.environ.get("PYTHONPATH")) if p)
-    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
-           "PYTHONPATH": path}
+    # figures must appear inline in the executed notebook (the book shows it), whatever the caller's backend
+    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path}
     t0 = time.perf_counter()
     error = cell = crash = None
     try:

@@ -1,11 +1,10 @@
-"""Shared test set-up: headless plotting, a per-session sweep cache, and CI-aware tool checks."""
+"""Shared test set-up: a per-session sweep cache, and CI-aware tool checks."""
 import os
 import shutil
 import tempfile
 
 import pytest
 
-os.environ.setdefault("MPLBACKEND", "agg")
 # One training-sweep cache per test session, shared by papermill runs and nbval re-executions (kernels inherit
 # this environment), so nothing leaks into ~/.cache and nothing is reused from an earlier session.
 _CACHE = tempfile.mkdtemp(prefix="gclib-test-cache-")
