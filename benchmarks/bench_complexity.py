@@ -138,21 +138,12 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    """A plain-text table of ``run``'s rows."""
-    width = max(len(r["benchmark"]) for r in rows)
-    lines = [f"{'benchmark':<{width}}  {'measured':>9}  {'unit':<13}  {'target':<8}  ok"]
-    for r in rows:
-        target = r["target"] or "-"
-        lines.append(f"{r['benchmark']:<{width}}  {r['measured']:>9.2f}  {r['unit']:<13}  {target:<8}  "
-                     f"{'yes' if r['ok'] else 'NO'}")
-    return "\n".join(lines)
-
-
 def main() -> None:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {load} "
           f"(other processes on a shared CPU inflate every ratio's noise)")
+    from run_all import format_table
+
     print(format_table(run()))
 
 

@@ -119,19 +119,10 @@ def _run(quick: bool) -> list[dict]:
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    """A plain-text table of ``run``'s rows."""
-    width = max(len(r["benchmark"]) for r in rows)
-    lines = [f"{'benchmark':<{width}}  {'measured':>9}  {'unit':<13}  {'target':<8}  ok"]
-    for r in rows:
-        target = r["target"] or "-"
-        lines.append(f"{r['benchmark']:<{width}}  {r['measured']:>9.2f}  {r['unit']:<13}  {target:<8}  "
-                     f"{'yes' if r['ok'] else 'NO'}")
-    return "\n".join(lines)
-
-
 def main() -> None:
     print(f"torch {torch.__version__}, measured with 1 torch thread (of {torch.get_num_threads()})")
+    from run_all import format_table
+
     print(format_table(run()))
 
 

@@ -19,8 +19,20 @@ HERE = Path(__file__).resolve().parent
 MODULES = ["bench_complexity", "bench_sampling"]
 
 
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of benchmark rows (keys benchmark, measured, unit, target, ok)."""
+    width = max(len(r["benchmark"]) for r in rows)
+    lines = [f"{'benchmark':<{width}}  {'measured':>9}  {'unit':<13}  {'target':<8}  ok"]
+    for r in rows:
+        target = r["target"] if r["target"] is not None else "-"
+        lines.append(f"{r['benchmark']:<{width}}  {r['measured']:>9.2f}  {r['unit']:<13}  {target:<8}  "
+                     f"{'yes' if r['ok'] else 'NO'}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--only", choices=MODULES, action="append", help="run only these modules")
     args = parser.parse_args(argv)
@@ -29,13 +41,10 @@ def main(argv=None) -> int:
     for name in args.only or MODULES:
         mod = importlib.import_module(name)
         rows += [{"module": name, **r} for r in mod.run(quick=args.quick)]
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, python {platform.python_version()}")
-    w = max(len(r["benchmark"]) for r in rows)
-    print(f"{'benchmark':<{w}}  {'measured':>12}  {'unit':<22}  {'target':<14}  ok")
-    for r in rows:
-        print(f"{r['benchmark']:<{w}}  {r['measured']:>12.3g}  {r['unit']:<22}  {str(r['target']):<14}  "
-              f"{'✓' if r['ok'] else '✗'}")
+    print(f"\nmachine: {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"python {platform.python_version()}")
+    print(format_table(rows))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     with open(out / "latest.csv", "w", newline="") as fh:
