@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""Re-execute figure notebooks in place at their smoke defaults and strip volatile metadata (for nbval).
+
+Usage (from the repository root): .venv/bin/python tools/refresh_notebook.py notebooks/gc_l2.ipynb [...]
+
+Each notebook runs with papermill in notebooks/ (so its figures go to the git-ignored notebooks/figures/),
+then papermill's timestamps, durations and the injected-parameters bookkeeping are removed, leaving only
+the kernelspec and the cell outputs nbval compares.
+"""
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+
+def strip(nb):
+    nb.metadata = {"kernelspec": nb.metadata.get("kernelspec", {}), "language_info": {"name": "python"}}
+    for cell in nb.cells:
+        tags = [t for t in cell.metadata.get("tags", []) if t != "injected-parameters"]
+        cell.metadata = {"tags": tags} if tags else {}
+    return nb
+
+
+def main(paths):
+    for p in map(Path, paths):
+        pm.execute_notebook(str(p), str(p), cwd=str(p.parent), kernel_name="python3", progress_bar=False)
+        nb = strip(nbformat.read(p, as_version=4))
+        nbformat.write(nb, p)
+        print(f"refreshed {p}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
