@@ -4,7 +4,8 @@ Every experiment group G2–G9 of Dherin et al. 2022 is ``train`` (or ``run_conf
 knob turned: explicit penalties (``L2``, ``SpectralNorm``, ``Flatness``, ``GCPenalty``) add a term to the
 minibatch loss; data transforms (``LabelNoise``, ``InputNoise``) perturb each minibatch afresh every step.
 Randomness has one stream per purpose, derived from ``seed``: minibatches (``"batches"``), each
-regularizer (``"reg"``, its name), Hutchinson GC estimates and bound power iterations at log time.
+regularizer (``"reg"``, its name), Hutchinson GC estimates, Gauss–Newton trace probes (``"gn-trace"``) and
+bound power iterations at log time.
 """
 from __future__ import annotations
 
@@ -212,6 +213,36 @@ def _loss_fn(loss: str, n_classes: int):
                            .reshape(len(out), -1).sum(-1).mean())
 
 
+def gn_trace(model: nn.Module, x: torch.Tensor, *, n_probes: int = 8,
+             generator: torch.Generator | None = None) -> tuple[float, float]:
+    """Gauss–Newton (MSE) trace ``(1/n) Σ_i ‖∇_θ f(x_i)‖_F²`` of the outputs f (logits) over all trainable
+    parameters θ on the inputs ``x`` (n examples), by Rademacher probes [ours]; returns (estimate, stderr).
+
+    With independent Rademacher probes v_i ∈ {±1}^K per example, E‖∇_θ Σ_i v_iᵀ f(x_i)‖² = Σ_i ‖J_i‖_F²
+    (J_i = ∂f(x_i)/∂θ; the cross terms vanish as E v_i v_jᵀ = δ_ij I), so each probe costs one backward
+    pass through one forward over the whole batch, with no per-example loop. The estimate is the mean over
+    ``n_probes`` probes divided by n; stderr is the standard error of that mean (NaN for one probe). At an
+    interpolating MSE minimum this is Tr of the loss Hessian (up to the loss's factor 2), the quantity
+    flatness regularization targets [paper: G4]. The model is used in whatever mode it is in.
+    """
+    check_positive_int("n_probes", n_probes)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if len(x) == 0 or not params:
+        return math.nan, math.nan
+    gen = generator or torch.Generator().manual_seed(0)
+    with torch.enable_grad():
+        out = model(x)
+        vals = []
+        for j in range(n_probes):
+            v = torch.randint(0, 2, out.shape, generator=gen, device=gen.device).to(out.device, out.dtype)
+            grads = torch.autograd.grad((out * (2 * v - 1)).sum(), params, retain_graph=j < n_probes - 1,
+                                        allow_unused=True)
+            vals.append(float(sum(g.pow(2).sum() for g in grads if g is not None)) / len(x))
+    arr = np.asarray(vals)
+    stderr = float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else math.nan
+    return float(arr.mean()), stderr
+
+
 @torch.no_grad()
 def _evaluate(model, x, y, loss_fn, n_classes, chunk=2048):
     """(mean loss, accuracy) on (x, y) in chunks; accuracy NaN for regression, both NaN when empty."""
@@ -227,7 +258,7 @@ def _evaluate(model, x, y, loss_fn, n_classes, chunk=2048):
 
 
 def _validate_train(model, ds, optimizer, lr, momentum, batch_size, steps, loss, regularizers, seed,
-                    eval_every, eval_subset, gc_method, track_bounds, progress):
+                    eval_every, eval_subset, gc_method, track_bounds, progress, track_gn=False, gn_probes=8):
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not all(hasattr(ds, a) for a in ("x_train", "y_train", "x_test", "y_test", "n_classes")):
@@ -249,7 +280,8 @@ def _validate_train(model, ds, optimizer, lr, momentum, batch_size, steps, loss,
         check_positive_int(name, v, allow_zero=name == "seed")
     if gc_method is not None:
         check_choice("gc_method", gc_method, ("exact", "hutchinson"))
-    for name, v in (("track_bounds", track_bounds), ("progress", progress)):
+    check_positive_int("gn_probes", gn_probes)
+    for name, v in (("track_bounds", track_bounds), ("progress", progress), ("track_gn", track_gn)):
         if not isinstance(v, bool):
             raise TypeError(f"{name} must be a bool, got {v!r}")
 
@@ -257,7 +289,8 @@ def _validate_train(model, ds, optimizer, lr, momentum, batch_size, steps, loss,
 def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, momentum: float = 0.9,
           batch_size: int | None = 64, steps: int = 1000, loss: str = "cross_entropy", regularizers=(),
           seed: int = 0, device="cpu", eval_every: int = 100, eval_subset: int = 512,
-          gc_method: str | None = "exact", track_bounds: bool = True, progress: bool = False) -> pd.DataFrame:
+          gc_method: str | None = "exact", track_bounds: bool = True, track_gn: bool = False,
+          gn_probes: int = 8, progress: bool = False) -> pd.DataFrame:
     """Train ``model`` in place on ``data`` (a ``gclib.data.Dataset``) and return its logged history.
 
     Each step: draw a minibatch (epoch-wise permutations from stream ``"batches"``, every example once per
@@ -269,8 +302,12 @@ def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, m
 
     ``step, epoch`` (examples seen / n_train), ``train_loss, train_acc`` (eval subset, no penalties),
     ``test_loss, test_acc`` (whole test set), ``gc`` (+ ``gc_stderr`` for Hutchinson; ``gc_method=None``
-    skips it), ``spectral_bound, param_bound`` (``track_bounds``), ``batch_loss`` and ``penalty_<name>``
-    (raw penalties without strength; means over the steps since the previous row, NaN at step 0),
+    skips it), ``spectral_bound, param_bound`` (``track_bounds``), ``gn_trace, gn_trace_stderr``
+    (``track_gn``: the Gauss–Newton trace (1/n) Σ_i ‖∇_θ f(x_i)‖_F² of the logits over all parameters on
+    the eval subset [ours], estimated by ``gn_probes`` Rademacher probes of E‖∇_θ Σ_i v_iᵀ f(x_i)‖² =
+    Σ_i ‖J_i‖_F², one backward pass each, from stream ``"gn-trace"``; see ``gn_trace``), ``batch_loss``
+    and ``penalty_<name>`` (raw penalties without strength; means over the steps since the previous row,
+    NaN at step 0),
     ``lr, batch_size``. Accuracy is NaN for regression (``n_classes == 0``, ``loss="mse"``). The bounds
     assume a Linear/Conv2d chain (see ``complexity.spectral_norm_bound``); ``param_bound`` is NaN for conv
     nets. Set ``track_bounds=False`` for residual or normalised models, where they are not bounds.
@@ -281,7 +318,7 @@ def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, m
     the same model initialisation, data and seed give identical histories.
     """
     _validate_train(model, data, optimizer, lr, momentum, batch_size, steps, loss, regularizers, seed,
-                    eval_every, eval_subset, gc_method, track_bounds, progress)
+                    eval_every, eval_subset, gc_method, track_bounds, progress, track_gn, gn_probes)
     dev = resolve_device(device)
     ds = data.to(dev)
     model.to(dev)
@@ -307,7 +344,7 @@ def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, m
                   n_train=n, optimizer=optimizer, lr=lr, momentum=momentum, batch_size=batch_size,
                   steps=steps, loss=loss, regularizers=[repr(r) for r in regs], seed=seed, device=str(dev),
                   eval_every=eval_every, eval_subset=len(x_eval), gc_method=gc_method,
-                  track_bounds=track_bounds)
+                  track_bounds=track_bounds, track_gn=track_gn, gn_probes=gn_probes)
     rows, sums, n_acc = [], {}, 0
     was_training, diverged, interrupted = model.training, False, False
 
@@ -332,6 +369,10 @@ def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, m
                 row["spectral_bound"] = float(complexity.spectral_norm_bound(model, input_shape=input_shape,
                                                                              generator=gen))
                 row["param_bound"] = math.nan if conv else float(complexity.parameter_norm_bound(model))
+            if track_gn and ok:
+                row["gn_trace"], row["gn_trace_stderr"] = gn_trace(
+                    model, x_eval, n_probes=gn_probes, generator=derive_generator(seed, "gn-trace", step,
+                                                                                  device=dev))
         finally:
             model.train()
         row["batch_loss"] = sums.pop("batch_loss", math.nan) / n_acc if n_acc else math.nan
@@ -400,9 +441,10 @@ DEFAULT_CONFIG: dict = {
     # training loop (train)
     "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 64, "steps": 1000, "loss": "cross_entropy",
     "eval_every": 100, "eval_subset": 512, "gc_method": "exact", "device": "cpu", "track_bounds": True,
+    "track_gn": False, "gn_probes": 8,  # log the Gauss–Newton trace (gn_trace) with this many probes
 }
 _TRAIN_KEYS = ("optimizer", "lr", "momentum", "batch_size", "steps", "loss", "eval_every", "eval_subset",
-               "gc_method", "device", "track_bounds")
+               "gc_method", "device", "track_bounds", "track_gn", "gn_probes")
 
 
 def _full_config(config: dict) -> dict:

@@ -90,6 +90,43 @@ def test_history_columns_and_logged_gc_equals_complexity(digits):
     assert df.attrs["config"]["eval_subset"] == 100 and df.attrs["interrupted"] is False
 
 
+def test_gn_trace_matches_exact_per_example_jacobians():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(10, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (10,), generator=g)
+    ds = data.Dataset(x_train=x[:5], y_train=y[:5], x_test=x[5:], y_test=y[5:], name="toy_cls", n_classes=3,
+                      info="test")
+    model = _mlp([4, 6, 3], dtype=torch.float64)
+    df = train(model, ds, steps=2, batch_size=None, eval_every=1, eval_subset=5, gc_method=None,
+               track_bounds=False, track_gn=True, gn_probes=2000)
+    assert {"gn_trace", "gn_trace_stderr"} <= set(df.columns)
+    assert df[["gn_trace", "gn_trace_stderr"]].notna().all().all() and (df["gn_trace"] > 0).all()
+    model.eval()
+    params = [p for p in model.parameters() if p.requires_grad]
+    exact = 0.0
+    for i in range(5):  # exact: every row of every per-example Jacobian
+        out = model(x[i:i + 1])[0]
+        for k in range(3):
+            grads = torch.autograd.grad(out[k], params, retain_graph=k < 2)
+            exact += float(sum(gr.pow(2).sum() for gr in grads))
+    exact /= 5
+    assert df["gn_trace"].iloc[-1] == pytest.approx(exact, rel=0.05)
+    assert df["gn_trace_stderr"].iloc[-1] < 0.05 * exact
+
+
+def test_gn_trace_only_when_tracked_and_shifts_no_other_stream(digits):
+    kw = dict(steps=4, batch_size=16, eval_every=2, gc_method="hutchinson",
+              regularizers=make_regularizers(label_noise=0.2))
+    off = train(_mlp([64, 8, 10]), digits, **kw)
+    on = train(_mlp([64, 8, 10]), digits, track_gn=True, gn_probes=3, **kw)
+    assert "gn_trace" not in off.columns and "gn_trace_stderr" not in off.columns
+    assert on["gn_trace"].notna().all() and np.isfinite(on["gn_trace"]).all()
+    pd.testing.assert_frame_equal(on.drop(columns=["gn_trace", "gn_trace_stderr"]), off)
+    assert on.attrs["config"]["track_gn"] is True and on.attrs["config"]["gn_probes"] == 3
+    cfg = run_config({**TINY, "track_gn": True, "gn_probes": 2}, seed=0)
+    assert cfg["gn_trace"].notna().all() and "gn_trace" not in run_config(TINY, seed=0).columns
+
+
 def test_every_regularizer_runs_inside_train(digits):
     regs = make_regularizers(l2=1e-3, spectral=1e-3, flatness=1e-2, gc=1e-3, label_noise=0.1, input_noise=0.1)
     df = train(_mlp([64, 8, 10]), digits, steps=3, batch_size=16, eval_every=3, regularizers=regs)
@@ -334,6 +371,8 @@ def test_value_at_train_loss_interpolates():
     ({"regularizers": [1.0]}, TypeError), ({"regularizers": L2(1.0)}, TypeError),
     ({"gc_method": "jacobian"}, ValueError), ({"track_bounds": "yes"}, TypeError),
     ({"progress": 1}, TypeError), ({"device": "tpu"}, ValueError),
+    ({"track_gn": True, "gn_probes": 0}, ValueError), ({"gn_probes": -2}, ValueError),
+    ({"gn_probes": 2.0}, TypeError), ({"track_gn": 1}, TypeError),
 ])
 def test_train_rejects_bad_arguments(digits, kwargs, err):
     with pytest.raises(err):
