@@ -22,6 +22,7 @@ import statistics
 import time
 
 import torch
+from run_all import format_table, row
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 from torch.nn import functional as F
@@ -82,14 +83,6 @@ def _ratios(unit, fns: dict, repeats: int, min_sample_s: float = 0.05) -> tuple[
     return statistics.median(units), {name: statistics.median(r) for name, r in ratios.items()}
 
 
-def _row(benchmark: str, measured: float, unit: str, target: float | None = None, at_most: bool = True):
-    if target is None:
-        return dict(benchmark=benchmark, measured=measured, unit=unit, target=None, ok=True)
-    ok = measured <= target if at_most else measured >= target
-    sign = "<=" if at_most else ">="
-    return dict(benchmark=benchmark, measured=measured, unit=unit, target=f"{sign} {target:g}", ok=bool(ok))
-
-
 def run(quick: bool = False) -> list[dict]:
     """Measure and return the rows (see the module docstring). ``quick``: fewer repeats, smaller loop."""
     repeats, n_loop = (3, 32) if quick else (7, 128)
@@ -122,18 +115,18 @@ def run(quick: bool = False) -> list[dict]:
     loop_full = r["loop10"] * N / n_loop
     fb = "fwd+bwd units"
     rows = [
-        _row(f"unit: fwd+bwd MLP 784-256-256-10, N={N}", 1e3 * u, "ms"),
-        _row("exact GC, K=10 (K one-hot VJPs)", r["exact10"], fb, 5.0),
-        _row("exact GC, K=100 (MLP 784-256-256-100)", r["exact100"], fb, 0.45 * 100),
-        _row("Hutchinson GC, 1 probe, K=10", r["hutch1"], fb, 1.0),
-        _row("vmap(jacrev), K=10 (comparison)", r["vmap10"], fb),
+        row(f"unit: fwd+bwd MLP 784-256-256-10, N={N}", 1e3 * u, "ms"),
+        row("exact GC, K=10 (K one-hot VJPs)", r["exact10"], fb, 5.0),
+        row("exact GC, K=100 (MLP 784-256-256-100)", r["exact100"], fb, 0.45 * 100),
+        row("Hutchinson GC, 1 probe, K=10", r["hutch1"], fb, 1.0),
+        row("vmap(jacrev), K=10 (comparison)", r["vmap10"], fb),
     ]
     if not quick:
-        rows.append(_row("vmap(jacrev), K=100 (comparison)", r["vmap100"], fb))
+        rows.append(row("vmap(jacrev), K=100 (comparison)", r["vmap100"], fb))
     rows += [
-        _row(f"naive per-example jacobian loop, K=10 ({n_loop} of {N} examples, scaled x{N // n_loop})",
+        row(f"naive per-example jacobian loop, K=10 ({n_loop} of {N} examples, scaled x{N // n_loop})",
              loop_full, fb),
-        _row("speedup exact vs loop, K=10", loop_full / r["exact10"], "x", 40.0, at_most=False),
+        row("speedup exact vs loop, K=10", loop_full / r["exact10"], "x", 40.0, at_most=False),
     ]
     return rows
 
@@ -142,8 +135,6 @@ def main() -> None:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load average {load} "
           f"(other processes on a shared CPU inflate every ratio's noise)")
-    from run_all import format_table
-
     print(format_table(run()))
 
 

@@ -25,6 +25,7 @@ import statistics
 import time
 
 import torch
+from run_all import format_table, row
 from torch import nn
 
 from gclib.sampling import BLOCK, get_init, init_names, sample_init_losses
@@ -58,14 +59,6 @@ def _timed(fns: dict, repeats: int) -> dict[str, float]:
             fn()
             times[name].append(time.process_time() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def _row(benchmark: str, measured: float, unit: str, target: float | None = None, at_most: bool = False):
-    if target is None:
-        return dict(benchmark=benchmark, measured=measured, unit=unit, target=None, ok=True)
-    ok = measured <= target if at_most else measured >= target
-    sign = "<=" if at_most else ">="
-    return dict(benchmark=benchmark, measured=measured, unit=unit, target=f"{sign} {target:g}", ok=bool(ok))
 
 
 def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
@@ -106,23 +99,21 @@ def _run(quick: bool) -> list[dict]:
     rate = n_batch * P / t["randn"]
     naive = n_naive / t["naive"]
     pre = n_pre / t["pre"]
-    rows = [_row("torch.randn rate (RNG bound = rate / P inits/s)", rate / 1e6, "M normals/s"),
-            _row(f"naive nn.Module loop, {'-'.join(map(str, SIZES))}, m=1", naive / 1e3, "k inits/s")]
+    rows = [row("torch.randn rate (RNG bound = rate / P inits/s)", rate / 1e6, "M normals/s"),
+            row(f"naive nn.Module loop, {'-'.join(map(str, SIZES))}, m=1", naive / 1e3, "k inits/s")]
     for name in init_names():
         per_s = n_batch / t[name]
-        rows.append(_row(f"batched weights {name} ({per_s / 1e3:.0f}k inits/s)", per_s * P / rate,
-                         "x RNG bound", 0.7))
-    rows += [_row("truncated-normal draw alone (uniform_ + erfinv_) / randn", t["randn"] / t["trunc"],
+        rows.append(row(f"batched weights {name} ({per_s / 1e3:.0f}k inits/s)", per_s * P / rate,
+                         "x RNG bound", 0.7, at_most=False))
+    rows += [row("truncated-normal draw alone (uniform_ + erfinv_) / randn", t["randn"] / t["trunc"],
                   "x RNG bound"),
-             _row(f"preactivation he_normal ({pre / 1e3:.0f}k inits/s)", pre * P / rate, "x RNG bound"),
-             _row("speedup preactivation vs naive loop", pre / naive, "x", 300.0)]
+             row(f"preactivation he_normal ({pre / 1e3:.0f}k inits/s)", pre * P / rate, "x RNG bound"),
+             row("speedup preactivation vs naive loop", pre / naive, "x", 300.0, at_most=False)]
     return rows
 
 
 def main() -> None:
     print(f"torch {torch.__version__}, measured with 1 torch thread (of {torch.get_num_threads()})")
-    from run_all import format_table
-
     print(format_table(run()))
 
 

@@ -19,6 +19,16 @@ HERE = Path(__file__).resolve().parent
 MODULES = ["bench_complexity", "bench_sampling"]
 
 
+def row(benchmark: str, measured: float, unit: str, target: float | None = None,
+        at_most: bool = True) -> dict:
+    """One benchmark row: ``ok`` is ``measured <= target`` (``at_most``) or ``>= target``; else True."""
+    if target is None:
+        return dict(benchmark=benchmark, measured=measured, unit=unit, target=None, ok=True)
+    ok = measured <= target if at_most else measured >= target
+    sign = "<=" if at_most else ">="
+    return dict(benchmark=benchmark, measured=measured, unit=unit, target=f"{sign} {target:g}", ok=bool(ok))
+
+
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of benchmark rows (keys benchmark, measured, unit, target, ok)."""
     width = max(len(r["benchmark"]) for r in rows)
