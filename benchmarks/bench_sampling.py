@@ -14,13 +14,15 @@ comparison and have ``target=None, ok=True``):
   block by block into a reused buffer of BLOCK·P, so both calls last alike); the naive baseline, a loop
   building one ``nn.Sequential`` per init (``kaiming_normal_``) and evaluating its loss (inits/s); for
   every init scheme, ``sample_init_losses(method="weights")`` as a fraction of the RNG bound, randn
-  rate / P inits/s (target >= 0.7); for context, the truncated-normal draw alone (its inverse CDF,
-  uniform + erfinv, costs ~1.3 normal draws, which caps he_truncated_normal below the others); the
+  rate / P inits/s (target >= 0.7); for context, the truncated-normal draw alone (inverse CDF: uniforms,
+  then erfinv_), once as gclib draws it on the CPU (NumPy PCG64 uniforms) and once with the generator's
+  own mt19937 ``uniform_`` (the path for CUDA and strided tensors, 0.64 end to end before); the
   exact Gaussian pre-activation shortcut (``method="preactivation"``, he_normal) as a speedup over the
   naive loop (target >= 300x).
 """
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -88,7 +90,12 @@ def _run(quick: bool) -> list[dict]:
         for _ in range(n_batch // BLOCK):
             get_init("he_truncated_normal").fill_(buf, 32, 32, g)
 
-    fns = {"randn": randn, "trunc": trunc, "naive": lambda: _naive(n_naive, x, y, g),
+    def trunc_mt():   # the same draw with the generator's own uniforms (gclib's CUDA / strided path)
+        e = math.erf(math.sqrt(2.0))
+        for _ in range(n_batch // BLOCK):
+            buf.uniform_(-e, e, generator=g).erfinv_()
+
+    fns = {"randn": randn, "trunc": trunc, "trunc_mt": trunc_mt, "naive": lambda: _naive(n_naive, x, y, g),
            "pre": lambda: sample_init_losses(SIZES, init="he_normal", n_inits=n_pre, method="preactivation",
                                              **kw)}
     for name in init_names():
@@ -105,7 +112,9 @@ def _run(quick: bool) -> list[dict]:
         per_s = n_batch / t[name]
         rows.append(row(f"batched weights {name} ({per_s / 1e3:.0f}k inits/s)", per_s * P / rate,
                          "x RNG bound", 0.7, at_most=False))
-    rows += [row("truncated-normal draw alone (uniform_ + erfinv_) / randn", t["randn"] / t["trunc"],
+    rows += [row("truncated-normal draw alone (PCG64 uniforms + erfinv_) / randn", t["randn"] / t["trunc"],
+                  "x RNG bound"),
+             row("  same with mt19937 uniform_ + erfinv_ (CUDA/strided path)", t["randn"] / t["trunc_mt"],
                   "x RNG bound"),
              row(f"preactivation he_normal ({pre / 1e3:.0f}k inits/s)", pre * P / rate, "x RNG bound"),
              row("speedup preactivation vs naive loop", pre / naive, "x", 300.0, at_most=False)]

@@ -74,6 +74,27 @@ def test_sampled_weight_moments_and_bounds(name):
         assert abs(frac - 0.0455) < 4 * math.sqrt(0.0455 * 0.9545 / n)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_truncated_normal_both_uniform_sources_follow_the_truncated_law(dtype):
+    """The PCG64 path (contiguous CPU tensors) and the generator path (strided views; CUDA) each pass a KS
+    test against scipy's truncnorm, and the PCG64 path is a function of the torch generator alone."""
+    a, n = 0.5, 200_000
+    law = stats.truncnorm(-2, 2, scale=a).cdf
+    fast = torch.empty(n, dtype=dtype)
+    get_init("he_truncated_normal").fill_(fast, 1, 1, torch.Generator().manual_seed(5))
+    strided = torch.empty(n // 400, 400, dtype=dtype).t()
+    get_init("he_truncated_normal").fill_(strided, 1, 1, torch.Generator().manual_seed(5))
+    scale = math.sqrt(2.0) / 0.87962566103423978   # he_truncated_normal's a at fan_in = 1
+    for w in (fast, strided.flatten()):
+        assert stats.kstest(w.double().numpy() / scale * a, law).pvalue > 1e-3
+    assert stats.ks_2samp(fast.numpy(), strided.flatten().numpy()).pvalue > 1e-3
+    g = torch.Generator().manual_seed(5)
+    again, after = torch.empty(n, dtype=dtype), torch.empty(n, dtype=dtype)
+    get_init("he_truncated_normal").fill_(again, 1, 1, g)
+    get_init("he_truncated_normal").fill_(after, 1, 1, g)
+    assert torch.equal(again, fast) and not torch.equal(after, fast)
+
+
 def test_sample_weights_bad_inputs():
     g = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match="std is only used"):
