@@ -118,12 +118,25 @@ def _is_flat_alias(inp, xin: torch.Tensor) -> bool:
             and xin.is_contiguous() and inp.data_ptr() == xin.data_ptr())
 
 
-def _forward(model: nn.Module, xin: torch.Tensor, *, graph: bool, cache: dict | None = None):
-    """Forward pass, cut at a leading nn.Linear where possible [ours: an exact speed-up].
+def _work(model: nn.Module, method: str, n_probes: int, n: int) -> int | None:
+    """Reverse passes x examples of one call, for ``_forward``'s cut rule: R = n_probes (hutchinson) or
+    K, read off a last nn.Linear (exact; None when K is not known before the forward: always cut)."""
+    if method == "hutchinson":
+        return n_probes * n
+    layers = layer_weights(model)
+    return layers[-1].out_features * n if layers and isinstance(layers[-1], nn.Linear) else None
+
+
+def _forward(model: nn.Module, xin: torch.Tensor, *, graph: bool, cache: dict | None = None,
+             work: int | None = None):
+    """Forward pass, cut at a leading nn.Linear where it saves work [ours: an exact speed-up].
 
     When x enters the network only through its first nn.Linear (W of shape h x d, h < d; x passed as is
     or flattened by a view), J = (d f/d z) W with z = W x + b, so ||J^T c||^2 = g G g^T with
     g = c^T d f/d z and G = W W^T (h x h): each reverse pass stops at z and skips the h x d matmul.
+    ``work`` = reverse passes x examples over the whole call (R N; None: always cut): the cut costs
+    h^2 d (G) + R N h^2 multiply-adds against R N h d uncut, so it is used only when h d < R N (d - h)
+    (e.g. not for one probe on a few examples).
     The layer's input is replaced by a detached leaf during the pass; if x still reaches the output
     (another path, a second call), the pass is redone uncut. Returns (out, wrt, G or None), with
     wrt = z (cut) or ``xin``; G carries the graph to W when ``graph``, else is kept in ``cache``.
@@ -131,6 +144,9 @@ def _forward(model: nn.Module, xin: torch.Tensor, *, graph: bool, cache: dict | 
     layers = layer_weights(model)
     first = layers[0] if layers else None
     if not isinstance(first, nn.Linear) or first.out_features >= first.in_features:
+        return model(xin), xin, None
+    h, d = first.out_features, first.in_features
+    if work is not None and h * d >= work * (d - h):
         return model(xin), xin, None
     state: dict = {}
 
@@ -235,10 +251,11 @@ def geometric_complexity(model: nn.Module, x: torch.Tensor, *, method: str = "ex
         raise ValueError(f"per_class=True requires method='exact', got method={method!r}")
     n = x.shape[0]
     k, probes, parts, cache = None, None, [], {}
+    work = _work(model, method, n_probes, n)
     with _eval_mode(model), torch.enable_grad():
         for start in range(0, n, step):
             xin = x[start:start + step].detach().requires_grad_(True)
-            out, wrt, gram = _forward(model, xin, graph=False, cache=cache)
+            out, wrt, gram = _forward(model, xin, graph=False, cache=cache, work=work)
             kc = _check_output(out, xin.shape[0])
             if k is not None and kc != k:
                 raise ValueError(f"model output width changed between chunks: {k} then {kc}")
@@ -280,7 +297,7 @@ def gc_penalty(model: nn.Module, x: torch.Tensor, *, method: str = "exact", n_pr
     _check_common(model, x, method, n_probes, probe, generator)
     with torch.enable_grad():
         xin = x.detach().requires_grad_(True)
-        out, wrt, gram = _forward(model, xin, graph=True)
+        out, wrt, gram = _forward(model, xin, graph=True, work=_work(model, method, n_probes, xin.shape[0]))
         k = _check_output(out, xin.shape[0])
         probes = _draw_probes(probe, (n_probes, xin.shape[0], k), out, generator) \
             if method == "hutchinson" else None

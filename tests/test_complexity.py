@@ -12,6 +12,7 @@ from torch import nn
 from gclib.complexity import (
     GCResult,
     _forward,
+    _work,
     gc_penalty,
     geometric_complexity,
     layer_weights,
@@ -179,6 +180,21 @@ def test_leading_linear_cut_is_used_and_exact():
                                                                                rel=1e-10)
     model.requires_grad_(False)  # frozen parameters: the cut still has a leaf to differentiate
     assert geometric_complexity(model, x).value == pytest.approx(_reference_gc(model, x), rel=1e-10)
+
+
+def test_leading_linear_cut_only_where_it_saves_work():
+    """Cut costs h^2 d + R N h^2, uncut R N h d: with d = 40, h = 20, K = 3 the cut pays from N = 14 on."""
+    torch.manual_seed(24)
+    model = nn.Sequential(nn.Linear(40, 20), nn.Tanh(), nn.Linear(20, 3)).double()
+    for n, cut in ((2, False), (13, False), (14, True), (60, True)):
+        x = torch.randn(n, 40, dtype=torch.float64, generator=_gen(25))
+        work = _work(model, "exact", 1, n)
+        assert work == 3 * n
+        gram = _forward(model, x.detach().requires_grad_(True), graph=False, work=work)[2]
+        assert (gram is not None) == cut
+        assert geometric_complexity(model, x).value == pytest.approx(_reference_gc(model, x), rel=1e-10)
+        assert float(gc_penalty(model, x).detach()) == pytest.approx(_reference_gc(model, x), rel=1e-10)
+    assert _work(model, "hutchinson", 4, 5) == 20
 
 
 @pytest.mark.parametrize("kw", [{}, dict(twice=True), dict(scale_input=True)],
