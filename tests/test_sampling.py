@@ -9,6 +9,7 @@ from scipy import stats
 from gclib._device import derive_generator
 from gclib.sampling import (
     LossHistogram,
+    _pcg64_uniform_,
     dominance_bootstrap,
     get_init,
     init_loss_histogram,
@@ -93,6 +94,15 @@ def test_truncated_normal_both_uniform_sources_follow_the_truncated_law(dtype):
     get_init("he_truncated_normal").fill_(again, 1, 1, g)
     get_init("he_truncated_normal").fill_(after, 1, 1, g)
     assert torch.equal(again, fast) and not torch.equal(after, fast)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 4096])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pcg64_uniforms_are_numpys_own(n, dtype):
+    u = np.empty(n, dtype)
+    _pcg64_uniform_(u, 123, 3.0)
+    ref = np.random.Generator(np.random.PCG64(123)).random(n, dtype=dtype) * dtype(3.0)
+    assert u.dtype == dtype and np.array_equal(u, ref)
 
 
 def test_sample_weights_bad_inputs():
