@@ -637,6 +637,10 @@ def _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progr
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
 
+    # LocalCluster's nannies write their worker environment (OMP_NUM_THREADS=1, MKL_…, OPENBLAS_…,
+    # PYTHONHASHSEED, …) into this process's os.environ; restored below, or every notebook this process
+    # runs afterwards would be single-threaded, slower and numerically different from a fresh process.
+    environ = dict(os.environ)
     cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                                   dashboard_address=None)
     client = Client(scheduler or cluster)
@@ -657,3 +661,5 @@ def _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progr
         client.close()
         if cluster is not None:
             cluster.close()
+        os.environ.clear()
+        os.environ.update(environ)

@@ -267,15 +267,24 @@ def first_sweep(tmp_path_factory):
         "--out",
         tmp / "out",
     ]
-    return tmp, args, gclib_pinned(*args)
+    environ = dict(os.environ)
+    result = gclib_pinned(*args)
+    return tmp, args, result, (environ, dict(os.environ))
 
 
 def _table(tmp):
     return pd.read_csv(tmp / "out" / "sweeps" / "fx_demo" / "results.csv")
 
 
+def test_sweep_restores_the_environment_dask_writes_into(first_sweep):
+    """LocalCluster sets OMP_NUM_THREADS=1, PYTHONHASHSEED, … in the parent's os.environ; left there, every
+    later notebook this process ran would be single-threaded (slower, and numerically different)."""
+    before, after = first_sweep[3]
+    assert after == before
+
+
 def test_sweep_runs_the_grid_into_one_table(first_sweep):
-    tmp, _, (code, _, err) = first_sweep
+    tmp, _, (code, _, err), _ = first_sweep
     assert code == 1, err  # two cells failed
     table = _table(tmp)
     assert len(table) == 4 and list(table[["n", "scale"]].itertuples(index=False, name=None)) == [
@@ -294,7 +303,7 @@ def test_sweep_runs_the_grid_into_one_table(first_sweep):
 
 
 def test_sweep_rerun_computes_only_missing_cells(first_sweep):
-    tmp, args, _ = first_sweep
+    tmp, args, _, _ = first_sweep
     before = _table(tmp)
     done = {p: json.loads(Path(p).read_text())["start"] for p in before["provenance"][:2]}
     mtimes = {p: (Path(p).parent / "fx_demo.ipynb").stat().st_mtime_ns for p in done}
