@@ -46,11 +46,14 @@ def _num(x) -> float:
 
 
 def _fmt(x: float, digits: int) -> str:
+    """``digits`` decimals; scientific only far outside that range (|x| < 10^-(digits+2) or
+    ≥ 10^(digits+3)), so values near 10^-digits, e.g. 0.0098 and 0.0101, both print 0.01 (a switch of
+    notation right at 10^-digits made a bootstrap bound print 9.78e-03 on one CPU and 0.01 on another)."""
     if x is None:
         return "—"
     if not math.isfinite(x):
         return str(x)
-    if x != 0 and (abs(x) >= 10 ** (digits + 3) or abs(x) < 10 ** (-digits)):
+    if x != 0 and (abs(x) >= 10 ** (digits + 3) or abs(x) < 10 ** (-digits - 2)):
         return f"{x:.{digits}e}"
     return f"{x:.{digits}f}"
 

@@ -32,6 +32,15 @@ def test_summary_is_stable_for_tiny_and_huge_values():
     assert "stat=1.00e-09" in card.summary() and "stat=3.20e+08" in card.summary()
 
 
+@pytest.mark.parametrize("value, text", [(0.00978, "0.01"), (0.0101, "0.01"), (0.0004, "0.00"),
+                                         (-0.00978, "-0.01"), (9e-5, "9.00e-05")])
+def test_summary_keeps_fixed_notation_near_its_last_decimal(value, text):
+    """Values a float-rounding apart must not switch notation (0.00978 vs 0.0101 across CPUs)."""
+    card = Scorecard("x")
+    card.record("a", statistic=value, threshold=0.0, direction=">", passed=value > 0)
+    assert f"stat={text} " in card.summary(digits=2)
+
+
 @pytest.mark.parametrize("kwargs, err", [
     (dict(statistic="a", passed=True), TypeError),
     (dict(statistic=1.0, passed=1), TypeError),
