@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["BookBuildError", "FigureRun", "discover_figures", "load_profiles", "generate_pages", "build_book"]
+__all__ = ["BookBuildError", "FigureRun", "discover_figures", "load_profiles", "generate_pages", "build_book",
+           "notebooks_readme"]
 
 GENERATED = "_generated"
 PAPERS = {"dherin2022": "Dherin et al. 2022", "teague2022": "Teague 2022"}
@@ -591,6 +592,34 @@ def _family_table(order: list[str], runs: dict, profiles: dict) -> str:
     if not rows:
         return "No figure is listed in `notebooks/profiles.yaml` yet.\n"
     return _table(["family", "claim", "notebook", "page", "outputs", "est. time"], rows, compact=True) + "\n"
+
+
+def notebooks_readme(profiles: dict | None = None) -> str:
+    """The text of ``notebooks/README.md``: the figure family → notebook → claim table, from profiles.yaml
+    (a test keeps the committed file equal to this; rewrite it with ``gclib list --readme``)."""
+    profiles = load_profiles() if profiles is None else profiles
+    rows = []
+    for fid in _order(profiles, {}):
+        entry = profiles[fid]
+        est = entry.get("est_seconds") or {}
+        claim = entry.get("claim") or entry.get("title") or "—"
+        rows.append([_cell(entry.get("family", "—")), f"[`{fid}.ipynb`]({fid}.ipynb)",
+                     _cell(_paper_name(_paper(fid, entry))), _cell(claim), f"`figures/{fid}*.png`, `.svg`",
+                     " / ".join(_seconds(est.get(p)) for p in ("smoke", "cpu", "paper"))])
+    return "\n".join([
+        "# Figure notebooks",
+        "",
+        "One notebook per figure family, each a reconstruction from the paper's text (its first cell says",
+        "what is ours). Each runs at its own defaults (the smoke profile, committed with outputs for nbval)",
+        "or at a profile from `profiles.yaml`: `gclib run <figure> --profile cpu` (`gclib params <figure>`).",
+        "Figures go to `figures/` (or `$GCLIB_OUTPUT_DIR`) with a scorecard JSON; the runner adds",
+        "provenance. Time: measured on the 2-core reference CPU (smoke, cpu), estimated on one GPU (paper).",
+        "",
+        "This file is generated from `profiles.yaml` by `gclib list --readme`.",
+        "",
+        _table(["family", "notebook", "paper", "claim", "outputs", "time smoke / cpu / paper"], rows),
+        "",
+    ])
 
 
 def _short(name: str, fid: str) -> str:

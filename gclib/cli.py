@@ -31,7 +31,7 @@ the exception line.
 """
 
 _EXAMPLES = {
-    "list": "examples:\n  gclib list",
+    "list": "examples:\n  gclib list\n  gclib list --readme    # rewrite notebooks/README.md",
     "params": "examples:\n  gclib params gc_l2",
     "run": """examples:
   gclib run gc_l2                                   # smoke profile (the notebook's defaults)
@@ -86,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, default=None, help=f"output directory (default: {out_default})")
         p.add_argument("--force", action="store_true", help="rerun even when a cached result exists")
 
-    add("list", "list every figure: id, paper, family, time per profile, claim")
+    p = add("list", "list every figure: id, paper, family, time per profile, claim")
+    p.add_argument("--readme", action="store_true",
+                   help="write the figure table to notebooks/README.md instead (from profiles.yaml)")
     p = add("params", "show a figure's parameters: type, default and each profile's value")
     p.add_argument("figure")
     p = add("run", "execute one figure notebook (or all) with papermill")
@@ -131,6 +133,13 @@ def _table(rows: list[list[str]]) -> str:
 def _cmd_list(args) -> int:
     from . import runner
 
+    if args.readme:
+        from .bookgen import notebooks_readme
+
+        path = runner.notebook_directory() / "README.md"
+        path.write_text(notebooks_readme(), encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
     rows = [["id", "paper", "family", "smoke", "cpu", "paper", "claim"]]
     figures = runner.list_figures()
     orphans = set(runner._load_profiles(runner.notebook_directory())) - {f.id for f in figures}

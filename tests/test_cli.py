@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from gclib import cli, runner
+from gclib.bookgen import load_profiles, notebooks_readme
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GCLIB = Path(sys.executable).parent / "gclib"  # the console script installed in the venv
@@ -44,6 +46,23 @@ def gclib_pinned(*args):
         mp.setattr(runner, "_source_hash", lambda: "pinned-for-tests")
         code = cli.main([str(a) for a in args])
     return code, out.getvalue(), err.getvalue()
+
+
+def test_list_readme_writes_the_figure_table(tmp_path, monkeypatch):
+    shutil.copy(FIXTURES / "profiles.yaml", tmp_path / "profiles.yaml")
+    shutil.copy(FIXTURES / "fx_demo.ipynb", tmp_path / "fx_demo.ipynb")
+    monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(tmp_path))
+    assert cli.main(["list", "--readme"]) == 0
+    text = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert text == notebooks_readme() and "[`fx_demo.ipynb`](fx_demo.ipynb)" in text
+
+
+def test_committed_notebooks_readme_is_up_to_date():
+    """notebooks/README.md is generated from profiles.yaml; rewrite it with `gclib list --readme`."""
+    repo_notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    expected = notebooks_readme(load_profiles(repo_notebooks / "profiles.yaml"))
+    assert (repo_notebooks / "README.md").read_text(encoding="utf-8") == expected
+    assert all(f"[`{nb.name}`]" in expected for nb in repo_notebooks.glob("*.ipynb"))
 
 
 def test_list_shows_every_figure_with_estimates():
