@@ -1,4 +1,5 @@
-"""Record each reproduced claim: its statistic, confidence interval, threshold and verdict.
+"""Record each reproduced claim: its statistic, confidence interval, threshold and verdict, and compute the
+statistics behind the verdicts (bootstrap and Spearman CIs, sweep trends, curve peaks).
 
 A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
 come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval
@@ -16,7 +17,8 @@ import numpy as np
 
 from ._validate import check_choice, check_positive_int, check_real
 
-__all__ = ["Scorecard", "Claim", "bootstrap_ci", "spearman_ci", "load_scorecards"]
+__all__ = ["Scorecard", "Claim", "bootstrap_ci", "spearman_ci", "load_scorecards", "trend_summary",
+           "peak_index", "peak_prominence"]
 
 _DIRECTIONS = (">=", "<=", ">", "<", "in", "report")
 
@@ -203,3 +205,71 @@ def spearman_ci(x, y, *, groups=None, n_boot: int = 2000, level: float = 0.95, s
     alpha = (1 - level) / 2
     lo, hi = np.quantile(boots, [alpha, 1 - alpha])
     return rho, (float(lo), float(hi))
+
+
+# ---------------------------------------------------------------- sweep statistics behind the verdicts
+def trend_summary(final, hp: str, *, value: str = "gc", seed: str = "seed", n_boot: int = 2000) -> dict:
+    """The G1–G7 scorecard statistics of a sweep [ours, as fixed in shared/papers/geometric_complexity.md]:
+    per seed, Spearman ρ(hp, value) over the hp levels, and value(largest hp) − value(smallest hp).
+
+    Returns ``{"rho": mean over seeds, "rho_ci": bootstrap CI over seeds, "rho_per_seed": array,
+    "diff": mean over seeds, "diff_ci": CI, "diff_per_seed": array, "n_seeds": int}``
+    (:func:`bootstrap_ci`, percentile, 95 %). Rows with a NaN ``value`` (e.g. a run that never reached
+    the target loss of ``gclib.train.value_at_train_loss``) are dropped; a seed with < 3 distinct levels
+    left has no ρ, one missing an extreme level has no difference; a statistic with no seed left is NaN
+    with CI ``None``.
+    """
+    from scipy.stats import spearmanr
+
+    for col in (hp, value, seed):
+        if col not in final.columns:
+            raise ValueError(f"final has no column {col!r}")
+    ok = final.dropna(subset=[value])
+    lo_level, hi_level = min(final[hp]), max(final[hp])
+    rhos, diffs = [], []
+    for _, g in ok.groupby(seed, sort=True):
+        if g[hp].nunique() >= 3 and g[value].nunique() >= 2:
+            rhos.append(float(spearmanr(g[hp], g[value]).statistic))
+        ends = g.set_index(hp)[value]
+        if lo_level in ends.index and hi_level in ends.index:
+            diffs.append(float(ends[hi_level].mean() - ends[lo_level].mean()))
+    out = {"n_seeds": int(final[seed].nunique())}
+    for name, vals in (("rho", rhos), ("diff", diffs)):
+        arr = np.asarray(vals, dtype=float)
+        est, ci = bootstrap_ci(arr, n_boot=n_boot) if arr.size else (float("nan"), None)
+        out.update({name: est, f"{name}_ci": ci, f"{name}_per_seed": arr})
+    return out
+
+
+def _curve(curves):
+    arr = np.asarray(curves, dtype=float)
+    if arr.ndim == 2:
+        arr = arr.mean(axis=0)
+    if arr.ndim != 1 or arr.size < 3 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"curves must be finite, 1-D (points) or 2-D (seeds × points) with >= 3 points, "
+                         f"got shape {np.shape(curves)}")
+    return arr
+
+
+def peak_index(curves) -> int:
+    """Index of the most prominent *interior* local maximum of a curve (``scipy.signal.find_peaks``), or
+    −1 when there is none [ours: G8, double descent]. ``curves``: (P,) or (S, P) — rows (seeds) are averaged
+    first, so ``bootstrap_ci(curves, stat=peak_index)`` resamples seeds."""
+    from scipy.signal import find_peaks
+
+    arr = _curve(curves)
+    peaks, props = find_peaks(arr, prominence=0)
+    return int(peaks[props["prominences"].argmax()]) if len(peaks) else -1
+
+
+def peak_prominence(curves) -> float:
+    """Relative prominence (``prominence / |peak height|``) of the most prominent interior local maximum of a
+    curve, 0 when there is none [ours: G8]. ``curves`` as in :func:`peak_index`."""
+    from scipy.signal import find_peaks
+
+    arr = _curve(curves)
+    peaks, props = find_peaks(arr, prominence=0)
+    if not len(peaks):
+        return 0.0
+    i = props["prominences"].argmax()
+    return float(props["prominences"][i] / max(abs(arr[peaks[i]]), 1e-300))

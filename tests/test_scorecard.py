@@ -1,9 +1,19 @@
 import json
+import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from gclib.scorecard import Scorecard, bootstrap_ci, load_scorecards, spearman_ci
+from gclib.scorecard import (
+    Scorecard,
+    bootstrap_ci,
+    load_scorecards,
+    peak_index,
+    peak_prominence,
+    spearman_ci,
+    trend_summary,
+)
 
 
 def test_record_summary_and_json_roundtrip(tmp_path):
@@ -81,3 +91,46 @@ def test_spearman_ci_perfect_and_grouped():
     assert rho < -0.9 and hi < -0.8
     with pytest.raises(ValueError):
         spearman_ci([1, 2], [1, 2])
+
+
+# ---------------------------------------------------------------- sweep statistics
+def _sweep_table(values_by_seed, levels=(0.1, 1.0, 10.0)):
+    return pd.DataFrame([{"seed": s, "l2": lv, "gc": v}
+                         for s, vals in values_by_seed.items() for lv, v in zip(levels, vals)])
+
+
+def test_trend_summary_of_a_monotone_sweep():
+    final = _sweep_table({0: [3.0, 2.0, 1.0], 1: [4.0, 2.5, 0.5], 2: [2.0, 1.5, 1.0]})
+    t = trend_summary(final, "l2", n_boot=200)
+    assert t["n_seeds"] == 3 and t["rho"] == -1.0 and t["rho_ci"] == (-1.0, -1.0)
+    assert np.array_equal(t["diff_per_seed"], [-2.0, -3.5, -1.0]) and t["diff"] == pytest.approx(-6.5 / 3)
+    lo, hi = t["diff_ci"]
+    assert -3.5 <= lo <= t["diff"] <= hi <= -1.0
+
+
+def test_trend_summary_drops_nan_rows_and_seeds_missing_levels():
+    final = _sweep_table({0: [3.0, 2.0, 1.0], 1: [4.0, np.nan, 0.5], 2: [np.nan, 1.5, 1.0]})
+    t = trend_summary(final, "l2", n_boot=100)
+    assert list(t["rho_per_seed"]) == [-1.0]            # seeds 1 and 2 keep only two levels: no rho
+    assert list(t["diff_per_seed"]) == [-2.0, -3.5]     # seed 2 lost the smallest level: no difference
+    none_left = trend_summary(_sweep_table({0: [1.0, np.nan, np.nan]}), "l2", n_boot=100)
+    assert math.isnan(none_left["rho"]) and none_left["rho_ci"] is None
+    with pytest.raises(ValueError, match="no column 'lr'"):
+        trend_summary(final, "lr")
+
+
+@pytest.mark.parametrize("curve, index, prominence", [
+    ([0.0, 2.0, 1.0, 3.0, 0.0], 3, 1.0),         # two interior peaks: the more prominent one (3 vs 1)
+    ([1.0, 2.0, 1.5], 1, 0.25),                  # prominence 2 − 1.5 over height 2
+    ([1.0, 2.0, 3.0, 4.0], -1, 0.0),             # monotone: no interior peak
+    ([[0.0, 1.0, 0.0], [0.0, 3.0, 0.0]], 1, 1.0),  # seeds × points: the mean curve [0, 2, 0]
+])
+def test_peak_index_and_prominence(curve, index, prominence):
+    assert peak_index(curve) == index
+    assert peak_prominence(curve) == pytest.approx(prominence)
+
+
+@pytest.mark.parametrize("curve", [[1.0, 2.0], [0.0, np.nan, 1.0], [[[1.0, 2.0, 3.0]]]])
+def test_peak_statistics_reject_bad_curves(curve):
+    with pytest.raises(ValueError, match="curves must be finite"):
+        peak_index(curve)
