@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
-from book_fixtures import IN_CI, artifacts_dir, built_book
+from book_fixtures import artifacts_dir, built_book
+from ci_support import unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -53,10 +54,7 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    msg = "chromium not found (make setup installs the Debian package)"
-    if IN_CI:
-        pytest.fail(msg + " — CI must have it")
-    pytest.skip(msg)
+    unavailable("chromium not found (make setup installs the Debian package)")
 
 
 class DevTools:

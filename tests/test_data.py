@@ -2,18 +2,16 @@
 (required in CI), fixed splits, subsets, transforms, synthetic data, error messages."""
 import gzip
 import math
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from ci_support import unavailable
 
 from gclib import data
 from gclib._device import resolve_device
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _write_idx(path: Path, arr: np.ndarray, code: int, *, compress: bool = True) -> Path:
@@ -111,10 +109,7 @@ def test_fashion_missing_says_how_to_get_it(tmp_path, monkeypatch):
 def test_real_fashion_mnist():
     d = data._fashion_dir(None)
     if not (d / "train-images-idx3-ubyte.gz").is_file():
-        msg = f"Fashion-MNIST not installed at {d} (apt-get install dataset-fashion-mnist)"
-        if IN_CI:
-            pytest.fail(msg + " — CI must have it")
-        pytest.skip(msg)
+        unavailable(f"Fashion-MNIST not installed at {d} (apt-get install dataset-fashion-mnist)")
     raw = data.load_fashion_mnist()
     assert raw.x_train.shape == (60000, 1, 28, 28) and raw.x_test.shape == (10000, 1, 28, 28)
     assert float(raw.x_train.min()) == 0.0 and float(raw.x_train.max()) == 1.0
