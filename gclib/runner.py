@@ -641,10 +641,12 @@ def _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progr
     # PYTHONHASHSEED, …) into this process's os.environ; restored below, or every notebook this process
     # runs afterwards would be single-threaded, slower and numerically different from a fresh process.
     environ = dict(os.environ)
-    cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None)
-    client = Client(scheduler or cluster)
+    cluster = client = None
     try:
+        if not scheduler:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        client = Client(scheduler or cluster)
         futures = {client.submit(_sweep_task, jobs[i], retries=2, pure=False,
                                  key=f"gclib-{figure}-{jobs[i].directory.name}-{time.time_ns()}"): i
                    for i in pending}
@@ -658,7 +660,8 @@ def _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progr
                 result = fut.result()
                 rows[i] = _row(cells[i], jobs[i], result, result.status, result.error)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
         os.environ.clear()
