@@ -204,6 +204,12 @@ def _seconds(s) -> str:
     return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
 
 
+def _est_times(entry: dict) -> str:
+    """A profiles.yaml entry's estimated run time per profile: "smoke / cpu / paper"."""
+    est = entry.get("est_seconds") or {}
+    return " / ".join(_seconds(est.get(p)) for p in ("smoke", "cpu", "paper"))
+
+
 def _wall(s) -> str:
     if not isinstance(s, (int, float)) or isinstance(s, bool):
         return "—"
@@ -577,7 +583,6 @@ def _family_table(order: list[str], runs: dict, profiles: dict) -> str:
                 f"{{download}}`{_short(p.name, fid)} </{GENERATED}/assets/{fid}/{p.name}>`"
                 for p in run.pngs + run.svgs
             )
-        est = entry.get("est_seconds") or {}
         claim = entry.get("claim") or entry.get("title") or (run.title if run is not None else None) or "—"
         rows.append(
             [
@@ -586,7 +591,7 @@ def _family_table(order: list[str], runs: dict, profiles: dict) -> str:
                 f"`{fid}.ipynb`",
                 _doc(fid, runs),
                 outputs,
-                " / ".join(_seconds(est.get(p)) for p in ("smoke", "cpu", "paper")),
+                _est_times(entry),
             ]
         )
     if not rows:
@@ -601,11 +606,10 @@ def notebooks_readme(profiles: dict | None = None) -> str:
     rows = []
     for fid in _order(profiles, {}):
         entry = profiles[fid]
-        est = entry.get("est_seconds") or {}
         claim = entry.get("claim") or entry.get("title") or "—"
         rows.append([_cell(entry.get("family", "—")), f"[`{fid}.ipynb`]({fid}.ipynb)",
                      _cell(_paper_name(_paper(fid, entry))), _cell(claim), f"`figures/{fid}*.png`, `.svg`",
-                     " / ".join(_seconds(est.get(p)) for p in ("smoke", "cpu", "paper"))])
+                     _est_times(entry)])
     return "\n".join([
         "# Figure notebooks",
         "",

@@ -119,12 +119,6 @@ def _pairs(pairs, what: str, parse) -> dict:
     return out
 
 
-def _seconds(s) -> str:
-    if not isinstance(s, (int, float)):
-        return "—"
-    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
-
-
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
@@ -132,10 +126,9 @@ def _table(rows: list[list[str]]) -> str:
 
 def _cmd_list(args) -> int:
     from . import runner
+    from .bookgen import _seconds, notebooks_readme
 
     if args.readme:
-        from .bookgen import notebooks_readme
-
         path = runner.notebook_directory() / "README.md"
         path.write_text(notebooks_readme(), encoding="utf-8")
         print(f"wrote {path}")
