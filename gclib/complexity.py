@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from gclib._device import derive_generator
 from gclib._validate import check_choice, check_optional_positive_int, check_positive_int, check_tensor
+from gclib.linalg import top_eigenpair
 
 METHODS = ("exact", "hutchinson")
 PROBES = ("gaussian", "rademacher")
@@ -57,7 +58,7 @@ class GCResult:
 
 
 @contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
     """Put ``model`` in eval mode; restore every submodule's ``training`` flag on exit (also on error)."""
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -252,7 +253,7 @@ def geometric_complexity(model: nn.Module, x: torch.Tensor, *, method: str = "ex
     n = x.shape[0]
     k, probes, parts, cache = None, None, [], {}
     work = _work(model, method, n_probes, n)
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         for start in range(0, n, step):
             xin = x[start:start + step].detach().requires_grad_(True)
             out, wrt, gram = _forward(model, xin, graph=False, cache=cache, work=work)
@@ -324,39 +325,12 @@ def _layer_io_shapes(model: nn.Module, input_shape: tuple[int, ...]):
     handles = [m.register_forward_hook(hook) for m in layer_weights(model) if isinstance(m, nn.Conv2d)]
     p = next(model.parameters())
     try:
-        with _eval_mode(model), torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             out = model(torch.zeros((1, *input_shape), dtype=p.dtype, device=p.device))
     finally:
         for h in handles:
             h.remove()
     return shapes, out[0].numel()
-
-
-def _lanczos_top_eig(matvec, v0: torch.Tensor, n_iter: int) -> float:
-    """Largest eigenvalue of a symmetric PSD operator by ``n_iter`` Lanczos steps from ``v0`` with full
-    reorthogonalization: the Rayleigh-Ritz value on the Krylov space span{v0, M v0, ..., M^(n-1) v0},
-    which contains the power-iteration iterate, so it is at least as accurate (and still from below)."""
-    dim = v0.numel()
-    steps = min(n_iter, dim)
-    basis = torch.zeros(steps, dim, dtype=v0.dtype, device=v0.device)
-    alphas, betas = [], []
-    q = v0.reshape(-1) / torch.linalg.vector_norm(v0)
-    for j in range(steps):
-        basis[j] = q
-        w = matvec(q)
-        alphas.append(torch.dot(w, q))
-        w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)  # orthogonalize against all previous vectors
-        w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)  # twice is enough (Kahan-Parlett)
-        beta = torch.linalg.vector_norm(w)
-        if j == steps - 1 or beta <= 1e-12 * max(abs(float(alphas[0])), 1e-300):
-            break
-        betas.append(beta)
-        q = w / beta
-    t = torch.diag(torch.stack(alphas))
-    if betas:
-        off = torch.stack(betas)
-        t = t + torch.diag(off, 1) + torch.diag(off, -1)
-    return max(float(torch.linalg.eigvalsh(t)[-1]), 0.0)
 
 
 def _conv_op_norm_sq(conv: nn.Conv2d, in_shape: tuple[int, ...], n_iter: int, generator) -> float:
@@ -378,7 +352,9 @@ def _conv_op_norm_sq(conv: nn.Conv2d, in_shape: tuple[int, ...], n_iter: int, ge
     _, adjoint = torch.func.vjp(op, torch.zeros_like(u0))
     if not bool(w.any()):
         return 0.0
-    return _lanczos_top_eig(lambda v: adjoint(op(v.reshape(shape)))[0].reshape(-1), u0, n_iter)
+    pair = top_eigenpair(lambda v: adjoint(op(v.reshape(shape)))[0].reshape(-1), u0.reshape(-1),
+                         n_iter=n_iter, tol=0.0)
+    return max(pair.value, 0.0)
 
 
 def spectral_norm_bound(model: nn.Module, *, input_shape=None, n_iter: int = 50,
