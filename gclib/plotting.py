@@ -10,8 +10,8 @@ from pathlib import Path
 
 import matplotlib as mpl
 
-__all__ = ["set_style", "savefig", "output_dir", "PALETTE", "plot_sweep", "plot_bound", "level_colors",
-           "plot_histogram_grid", "plot_dominance"]
+__all__ = ["set_style", "savefig", "save_table", "output_dir", "PALETTE", "plot_sweep", "plot_bound",
+           "level_colors", "plot_histogram_grid", "plot_dominance"]
 
 #: Colour-blind-safe palette (seaborn "colorblind"), used in a fixed order by every figure.
 PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
@@ -91,6 +91,19 @@ def savefig(fig, name: str, *, out_dir: str | os.PathLike | None = None, formats
                 raise OSError(f"savefig wrote nothing to {path}")
             written[fmt] = path
     return written
+
+
+def save_table(table, name: str, *, out_dir: str | os.PathLike | None = None):
+    """Write a tidy results table (a pandas DataFrame) as ``<out>/<name>.csv`` (6 significant digits,
+    no index), atomically (a temporary file, then ``os.replace``), beside the figure; returns the path.
+    ``tools/calibrate_v2.py`` reads these tables back as calibration records."""
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"name must be a non-empty file stem of letters, digits, '-' or '_', got {name!r}")
+    path = output_dir(out_dir) / f"{name}.csv"
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False, float_format="%.6g")
+    os.replace(tmp, path)
+    return path
 
 
 # ---------------------------------------------------------------- shared figure-notebook helpers [ours]

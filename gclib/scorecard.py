@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,9 +19,13 @@ import numpy as np
 from ._validate import check_choice, check_positive_int, check_real
 
 __all__ = ["Scorecard", "Claim", "bootstrap_ci", "spearman_ci", "load_scorecards", "trend_summary",
-           "peak_index", "peak_prominence"]
+           "peak_index", "peak_prominence", "seed_mean_spearman", "seed_mean_spread"]
 
 _DIRECTIONS = (">=", "<=", ">", "<", "in", "report")
+#: Scorecard protocols: "v1" (the design notes' first recipes) and "v2" (fixed before any v2 run; it adds
+#: checks beside the v1 ones and replaces none). A v2 claim's description ends with PROTOCOL_NOTES["v2"].
+PROTOCOLS = ("v1", "v2")
+PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28"}
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,17 @@ class Claim:
     threshold: float | tuple[float, float] | None
     direction: str
     passed: bool
+    protocol: str = "v1"
+
+    @property
+    def checked(self) -> bool:
+        """False for ``direction="report"``: a measured value shown beside the checks, with no verdict."""
+        return self.direction != "report"
 
     @property
     def verdict(self) -> str:
+        if not self.checked:
+            return "—"
         return "✓" if self.passed else "✗"
 
 
@@ -72,14 +85,18 @@ class Scorecard:
         self.claims: list[Claim] = []
 
     def record(self, claim_id: str, *, statistic, passed: bool, ci=None, threshold=None,
-               direction: str = ">=", description: str = "") -> Claim:
+               direction: str = ">=", description: str = "", protocol: str = "v1") -> Claim:
         """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
-        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted)."""
+        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). ``protocol`` "v2" marks a
+        check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)" appended."""
         if not isinstance(claim_id, str) or not claim_id:
             raise ValueError(f"claim_id must be a non-empty string, got {claim_id!r}")
         if any(c.claim_id == claim_id for c in self.claims):
             raise ValueError(f"claim_id {claim_id!r} recorded twice")
         check_choice("direction", direction, _DIRECTIONS)
+        check_choice("protocol", protocol, PROTOCOLS)
+        if PROTOCOL_NOTES[protocol] and PROTOCOL_NOTES[protocol] not in description:
+            description = f"{description} ({PROTOCOL_NOTES[protocol]})".strip()
         if not isinstance(passed, (bool, np.bool_)):
             raise TypeError(f"passed must be a bool, got {type(passed).__name__}")
         stat = _num(statistic)
@@ -89,7 +106,7 @@ class Scorecard:
         if threshold is not None:
             threshold = tuple(_num(v) for v in threshold) if isinstance(threshold, (tuple, list)) \
                 else _num(threshold)
-        claim = Claim(claim_id, description, stat, ci, threshold, direction, bool(passed))
+        claim = Claim(claim_id, description, stat, ci, threshold, direction, bool(passed), protocol)
         self.claims.append(claim)
         return claim
 
@@ -99,7 +116,10 @@ class Scorecard:
         if not self.claims:
             return f"{self.figure} ({self.profile}): no claims recorded"
         width = max(len(c.claim_id) for c in self.claims)
-        lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in self.claims)}/{len(self.claims)} ✓"]
+        checked = [c for c in self.claims if c.checked]
+        reported = len(self.claims) - len(checked)
+        lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in checked)}/{len(checked)} ✓"
+                 + (f" (+{reported} reported)" if reported else "")]
         for c in self.claims:
             ci = f" [{_fmt(c.ci[0], digits)}, {_fmt(c.ci[1], digits)}]" if c.ci else ""
             if c.direction == "report":
@@ -273,3 +293,81 @@ def peak_prominence(curves) -> float:
         return 0.0
     i = props["prominences"].argmax()
     return float(props["prominences"][i] / max(abs(arr[peaks[i]]), 1e-300))
+
+
+# ---------------------------------------------------------------- protocol v2 statistics (seed means)
+def _seed_matrix(table, hp: str, value: str, seed: str):
+    """(levels of ``hp``, seeds × levels matrix of ``value``; NaN where a seed has no value) from a tidy
+    DataFrame ``table``."""
+    for col in (hp, value, seed):
+        if col not in table.columns:
+            raise ValueError(f"table has no column {col!r}")
+    wide = table.pivot_table(index=seed, columns=hp, values=value, aggfunc="mean", dropna=False)
+    return np.asarray(wide.columns, dtype=float), wide.to_numpy(dtype=float)
+
+
+def _nanmean(mat: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: its mean is NaN
+        return np.nanmean(mat, axis=0)
+
+
+def _seed_bootstrap(mat: np.ndarray, stat, n_boot: int, level: float, seed: int):
+    """Estimate and percentile CI of ``stat(column means)`` with seeds (rows) resampled; resamples whose
+    statistic is undefined (NaN) are dropped; ``None`` CI when there is a single seed or none is defined."""
+    check_positive_int("n_boot", n_boot)
+    check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    est = stat(_nanmean(mat))
+    if mat.shape[0] < 2:
+        return est, None
+    rng = np.random.default_rng(seed)
+    n = mat.shape[0]
+    boots = np.array([stat(_nanmean(mat[rng.integers(0, n, n)])) for _ in range(n_boot)])
+    boots = boots[np.isfinite(boots)]
+    if not boots.size:
+        return est, None
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return est, (float(lo), float(hi))
+
+
+def seed_mean_spearman(table, hp: str, value: str = "gc", *, seed: str = "seed", n_boot: int = 2000,
+                       level: float = 0.95, boot_seed: int = 0) -> dict:
+    """Protocol v2's trend statistic [fixed in shared/papers, 2026-11-28]: Spearman ρ between the levels of
+    ``hp`` and the seed-mean of ``value`` at each level (NaN values — runs that did not reach the target —
+    are left out of the mean; a level with no value left is dropped), with a percentile bootstrap CI over
+    seeds (whole seeds resampled, means and ρ recomputed). ``table``: a tidy DataFrame, one row per run.
+    Returns ``{"rho", "rho_ci", "levels", "means", "n_levels", "n_seeds"}`` (levels and seed means as
+    arrays); ρ is NaN with fewer than 3 levels left or a constant mean."""
+    from scipy.stats import spearmanr
+
+    levels, mat = _seed_matrix(table, hp, value, seed)
+
+    def rho(means):
+        ok = np.isfinite(means)
+        if ok.sum() < 3 or np.ptp(means[ok]) == 0:
+            return math.nan
+        return float(spearmanr(levels[ok], means[ok]).statistic)
+
+    est, ci = _seed_bootstrap(mat, rho, n_boot, level, boot_seed)
+    means = _nanmean(mat)
+    return {"rho": est, "rho_ci": ci, "levels": levels, "means": means,
+            "n_levels": int(np.isfinite(means).sum()), "n_seeds": int(mat.shape[0])}
+
+
+def seed_mean_spread(table, hp: str, value: str = "gc", *, seed: str = "seed", n_boot: int = 2000,
+                     level: float = 0.95, boot_seed: int = 0) -> dict:
+    """Relative spread max/min − 1 of the seed-mean ``value`` over the levels of ``hp`` (protocol v2's
+    "varies by ≤ 5 %" of G6's stable range), NaN values left out as in :func:`seed_mean_spearman`, with a
+    percentile bootstrap CI over seeds. Returns ``{"spread", "spread_ci", "levels", "means", "n_levels"}``;
+    the spread is NaN with fewer than 2 levels left."""
+    levels, mat = _seed_matrix(table, hp, value, seed)
+
+    def spread(means):
+        ok = means[np.isfinite(means)]
+        return float(ok.max() / ok.min() - 1) if ok.size >= 2 and ok.min() > 0 else math.nan
+
+    est, ci = _seed_bootstrap(mat, spread, n_boot, level, boot_seed)
+    means = _nanmean(mat)
+    return {"spread": est, "spread_ci": ci, "levels": levels, "means": means,
+            "n_levels": int(np.isfinite(means).sum())}

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from gclib import __version__, complexity, data, models
+from gclib import __version__, complexity, curvature, data, models
 from gclib._device import derive_generator, resolve_device
 from gclib._validate import (
     check_choice,
@@ -34,9 +34,9 @@ from gclib._validate import (
     check_real,
     check_sizes,
 )
+from gclib.losses import LOSSES, loss_function
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
-LOSSES = ("cross_entropy", "mse")
 
 
 def _weights(model: nn.Module) -> list[torch.Tensor]:
@@ -152,6 +152,22 @@ class GCPenalty(Regularizer):
         return complexity.gc_penalty(model, xb, method=self.method, n_probes=self.n_probes, **kw)
 
 
+class GaussNewton(Regularizer):
+    """Gauss–Newton flatness penalty ``strength · (1/B) Σ_i ‖∇_θ f(x_i)‖_F²`` on the minibatch logits
+    [protocol v2 of G4: the flatness term of the transfer bound GC ≤ ‖W₁‖_op² · mean_x ‖∇_θ f‖² / ‖x‖²],
+    by ``n_probes`` Rademacher probes from this regularizer's stream (``curvature.gn_penalty``: unbiased,
+    differentiable by double backprop; unlike ``Flatness`` it does not vanish as the loss is fitted)."""
+
+    name, is_penalty = "gauss_newton", True
+
+    def __init__(self, strength: float, n_probes: int = 1):
+        super().__init__(strength)
+        self.n_probes = check_positive_int("n_probes", n_probes)
+
+    def penalty(self, model, xb, yb, loss_fn, *, data_loss=None):
+        return curvature.gn_penalty(model, xb, n_probes=self.n_probes, generator=self._generator)
+
+
 class LabelNoise(Regularizer):
     """SGD label noise [paper: G5]: each label of the minibatch is, with probability ``p``, replaced by a
     uniformly drawn *different* class (``data.add_label_noise``), afresh every step."""
@@ -190,240 +206,385 @@ class InputNoise(Regularizer):
         return xb + self.sigma * eps, yb
 
 
-def make_regularizers(l2=0.0, spectral=0.0, flatness=0.0, gc=0.0, label_noise=0.0, input_noise=0.0, *,
-                      spectral_iters: int = 1, gc_method: str = "hutchinson", gc_probes: int = 1) -> list:
+def make_regularizers(l2=0.0, spectral=0.0, flatness=0.0, gc=0.0, label_noise=0.0, input_noise=0.0,
+                      gauss_newton=0.0, *, spectral_iters: int = 1, gc_method: str = "hutchinson",
+                      gc_probes: int = 1, gn_probes: int = 1) -> list:
     """The regularizers with a non-zero strength (zeros skipped), in this fixed order."""
     makers = {"l2": L2, "spectral": lambda s: SpectralNorm(s, spectral_iters), "flatness": Flatness,
               "gc": lambda s: GCPenalty(s, gc_method, gc_probes), "label_noise": LabelNoise,
-              "input_noise": InputNoise}
-    values = dict(zip(makers, (l2, spectral, flatness, gc, label_noise, input_noise)))
+              "input_noise": InputNoise, "gauss_newton": lambda s: GaussNewton(s, gn_probes)}
+    values = dict(zip(makers, (l2, spectral, flatness, gc, label_noise, input_noise, gauss_newton)))
     for n, v in values.items():
         check_real(n, v, low=0.0, high=1.0 if n == "label_noise" else None)
     return [makers[n](v) for n, v in values.items() if v != 0]
 
 
-def _loss_fn(loss: str, n_classes: int):
-    """Data loss ``(out, y) -> scalar``. MSE = mean over examples of ‖f(x) − t‖² summed over outputs
-    [ours], t = one-hot(y) for classification, t = y for regression (n_classes == 0)."""
-    if loss == "cross_entropy":
-        return F.cross_entropy
-    if n_classes > 0:
-        return lambda out, y: (out - F.one_hot(y, out.shape[-1]).to(out.dtype)).pow(2).sum(-1).mean()
-    return lambda out, y: ((out - y.reshape(out.shape).to(out.dtype)).pow(2)
-                           .reshape(len(out), -1).sum(-1).mean())
-
-
-def gn_trace(model: nn.Module, x: torch.Tensor, *, n_probes: int = 8,
-             generator: torch.Generator | None = None) -> tuple[float, float]:
-    """Gauss–Newton (MSE) trace ``(1/n) Σ_i ‖∇_θ f(x_i)‖_F²`` of the outputs f (logits) over all trainable
-    parameters θ on the inputs ``x`` (n examples), by Rademacher probes [ours]; returns (estimate, stderr).
-
-    With independent Rademacher probes v_i ∈ {±1}^K per example, E‖∇_θ Σ_i v_iᵀ f(x_i)‖² = Σ_i ‖J_i‖_F²
-    (J_i = ∂f(x_i)/∂θ; the cross terms vanish as E v_i v_jᵀ = δ_ij I), so each probe costs one backward
-    pass through one forward over the whole batch, with no per-example loop. The estimate is the mean over
-    ``n_probes`` probes divided by n; stderr is the standard error of that mean (NaN for one probe). At an
-    interpolating MSE minimum this is Tr of the loss Hessian (up to the loss's factor 2), the quantity
-    flatness regularization targets [paper: G4]. The model is used in whatever mode it is in.
-    """
-    check_positive_int("n_probes", n_probes)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if len(x) == 0 or not params:
-        return math.nan, math.nan
-    gen = generator or torch.Generator().manual_seed(0)
-    with torch.enable_grad():
-        out = model(x)
-        vals = []
-        for j in range(n_probes):
-            v = torch.randint(0, 2, out.shape, generator=gen, device=gen.device).to(out.device, out.dtype)
-            grads = torch.autograd.grad((out * (2 * v - 1)).sum(), params, retain_graph=j < n_probes - 1,
-                                        allow_unused=True)
-            vals.append(float(sum(g.pow(2).sum() for g in grads if g is not None)) / len(x))
-    arr = np.asarray(vals)
-    stderr = float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else math.nan
-    return float(arr.mean()), stderr
+STATUSES = ("completed", "reached", "not_reached", "diverged", "collapsed", "interrupted")
+#: a full-train loss above this multiple of the initial one stops the run as diverged [ours]
+DIVERGE_FACTOR = 100.0
+#: with ``target_loss`` and minibatches, the full-train loss is checked so that it falls by about CHECK_DROP
+#: (log) between checks near the target, or after CHECK_RATIO · steps taken when it is not falling [ours]
+CHECK_DROP, CHECK_RATIO = 0.02, 0.01
+_STOCHASTIC_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
 
 
 @torch.no_grad()
 def _evaluate(model, x, y, loss_fn, n_classes, chunk=2048):
-    """(mean loss, accuracy) on (x, y) in chunks; accuracy NaN for regression, both NaN when empty."""
+    """(mean loss, accuracy, output constant over x?) on (x, y) in chunks; accuracy NaN for regression,
+    everything NaN (and not constant) when x is empty."""
     if len(x) == 0:
-        return math.nan, math.nan
-    tot_loss, correct = 0.0, 0
+        return math.nan, math.nan, False
+    tot_loss, correct, lo, hi = 0.0, 0, None, None
     for i in range(0, len(x), chunk):
         out = model(x[i:i + chunk])
         tot_loss += float(loss_fn(out, y[i:i + chunk])) * len(out)
         if n_classes > 0:
             correct += int((out.argmax(-1) == y[i:i + chunk]).sum())
-    return tot_loss / len(x), (correct / len(x) if n_classes > 0 else math.nan)
+        mn, mx = out.amin(0), out.amax(0)
+        lo, hi = (mn, mx) if lo is None else (torch.minimum(lo, mn), torch.maximum(hi, mx))
+    return tot_loss / len(x), (correct / len(x) if n_classes > 0 else math.nan), bool((lo == hi).all())
 
 
-def _validate_train(model, ds, optimizer, lr, momentum, batch_size, steps, loss, regularizers, seed,
-                    eval_every, eval_subset, gc_method, track_bounds, progress, track_gn=False, gn_probes=8):
+def _log_steps(steps: int, per_decade: int | None) -> set[int]:
+    """Log-spaced steps ⌈10^(k/per_decade)⌉ ≤ steps (k = 0, 1, …); empty without ``per_decade``."""
+    out, k = set(), 0
+    while per_decade:
+        s = math.ceil(10 ** (k / per_decade) - 1e-9)
+        if s > steps:
+            break
+        out.add(s)
+        k += 1
+    return out
+
+
+def _validate_train(model, ds, a: dict) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not all(hasattr(ds, a) for a in ("x_train", "y_train", "x_test", "y_test", "n_classes")):
+    if not all(hasattr(ds, attr) for attr in ("x_train", "y_train", "x_test", "y_test", "n_classes")):
         raise TypeError(f"data must be a gclib Dataset, got {type(ds).__name__}")
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    check_real("lr", lr, low=0.0, low_open=True)
-    check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    check_choice("optimizer", a["optimizer"], OPTIMIZERS)
+    check_real("lr", a["lr"], low=0.0, low_open=True)
+    check_real("momentum", a["momentum"], low=0.0, high=1.0, high_open=True)
     n = len(ds.x_train)
-    if check_optional_positive_int("batch_size", batch_size) is not None and batch_size > n:
-        raise ValueError(f"batch_size must be in [1, n_train={n}] or None (full batch), got {batch_size}")
-    check_positive_int("steps", steps)
-    check_choice("loss", loss, LOSSES)
-    if loss == "cross_entropy" and ds.n_classes < 2:
+    if check_optional_positive_int("batch_size", a["batch_size"]) is not None and a["batch_size"] > n:
+        raise ValueError(f"batch_size must be in [1, n_train={n}] or None (full batch), "
+                         f"got {a['batch_size']}")
+    check_positive_int("steps", a["steps"])
+    check_choice("loss", a["loss"], LOSSES)
+    if a["loss"] == "cross_entropy" and ds.n_classes < 2:
         raise ValueError(f"loss='cross_entropy' needs a classification dataset; {ds.name!r} is regression")
-    if not isinstance(regularizers, (list, tuple)) or not all(isinstance(r, Regularizer)
-                                                               for r in regularizers):
-        raise TypeError(f"regularizers must be a list of Regularizer objects, got {regularizers!r}")
-    for name, v in (("seed", seed), ("eval_every", eval_every), ("eval_subset", eval_subset)):
-        check_positive_int(name, v, allow_zero=name == "seed")
-    if gc_method is not None:
-        check_choice("gc_method", gc_method, ("exact", "hutchinson"))
-    check_positive_int("gn_probes", gn_probes)
-    for name, v in (("track_bounds", track_bounds), ("progress", progress), ("track_gn", track_gn)):
-        if not isinstance(v, bool):
-            raise TypeError(f"{name} must be a bool, got {v!r}")
+    regs = a["regularizers"]
+    if not isinstance(regs, (list, tuple)) or not all(isinstance(r, Regularizer) for r in regs):
+        raise TypeError(f"regularizers must be a list of Regularizer objects, got {regs!r}")
+    for name in ("seed", "eval_every", "eval_subset", "gn_probes", "sharpness_every", "sharpness_iters",
+                 "min_steps"):
+        check_positive_int(name, a[name], allow_zero=name in ("seed", "min_steps"))
+    check_optional_positive_int("evals_per_decade", a["evals_per_decade"])
+    if a["gc_method"] is not None:
+        check_choice("gc_method", a["gc_method"], ("exact", "hutchinson"))
+    if a["target_loss"] is not None:
+        check_real("target_loss", a["target_loss"], low=0.0, low_open=True)
+    check_real("sharpness_tol", a["sharpness_tol"], low=0.0)
+    for name in ("track_bounds", "progress", "track_gn", "track_sharpness"):
+        if not isinstance(a[name], bool):
+            raise TypeError(f"{name} must be a bool, got {a[name]!r}")
+
+
+class _Run:
+    """The state of one ``train`` call: set-up, one optimizer step, one logged row, loss checks."""
+
+    def __init__(self, model, data, a: dict):
+        self.a, self.seed = a, a["seed"]
+        self.dev = resolve_device(a["device"])
+        self.ds = ds = data.to(self.dev)
+        self.model = model.to(self.dev)
+        self.n, self.k = len(ds.x_train), ds.n_classes
+        self.bs = self.n if a["batch_size"] is None else a["batch_size"]
+        self.loss_fn = loss_function(a["loss"], self.k)
+        regs, seen = list(a["regularizers"]), {}
+        for r in regs:
+            seen[r.name] = seen.get(r.name, -1) + 1
+            r.setup(model, ds, derive_generator(self.seed, "reg", r.name, seen[r.name], device=self.dev))
+        self.regs = regs
+        self.penalties = [r for r in regs if r.is_penalty]
+        self.transforms = [r for r in regs if not r.is_penalty]
+        params = [p for p in model.parameters() if p.requires_grad]
+        if a["optimizer"] == "adam":
+            self.opt = torch.optim.Adam(params, lr=a["lr"])
+        else:
+            self.opt = torch.optim.SGD(params, lr=a["lr"],
+                                       momentum=a["momentum"] if a["optimizer"] == "momentum" else 0.0)
+        self.x_eval, self.y_eval = ds.x_train[:a["eval_subset"]], ds.y_train[:a["eval_subset"]]
+        conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+        self.conv = conv
+        self.input_shape = tuple(ds.x_train.shape[1:]) if conv else None  # conv operator norms need it
+        self.batch_gen = derive_generator(self.seed, "batches")
+        self.perm = torch.empty(0, dtype=torch.long)
+        # full-batch GD on a deterministic model: the step's own forward is the full-train loss check
+        self.free_checks = (a["batch_size"] is None and not self.transforms
+                            and not any(isinstance(m, _STOCHASTIC_MODULES) for m in model.modules()))
+        self.log_set = _log_steps(a["steps"], a["evals_per_decade"])
+        if 0 < a["min_steps"] <= a["steps"]:  # the fixed-steps reading of a run that goes on past a crossing
+            self.log_set.add(a["min_steps"])
+        self.rows, self.sums, self.n_acc = [], {}, 0
+        self.status, self.initial_loss, self.min_loss, self.next_check = "completed", None, math.inf, 1
+        self.last_check = None
+        self.eig_vector, self.last_constant = None, False
+        self.config = dict(model=type(model).__name__, n_params=sum(p.numel() for p in params),
+                           dataset=ds.name, n_train=self.n, regularizers=[repr(r) for r in regs],
+                           device=str(self.dev), eval_subset=len(self.x_eval),
+                           **{key: a[key] for key in _CONFIG_ARGS})
+
+    # -------------------------------------------------------------- one optimizer step
+    def batch(self):
+        if self.a["batch_size"] is None:
+            return self.ds.x_train, self.ds.y_train
+        if len(self.perm) < self.bs:
+            self.perm = torch.cat([self.perm, torch.randperm(self.n, generator=self.batch_gen)])
+        idx, self.perm = self.perm[:self.bs].to(self.dev), self.perm[self.bs:]
+        return self.ds.x_train[idx], self.ds.y_train[idx]
+
+    def step(self, step: int) -> bool:
+        """One optimizer step; False when the run stops before taking it (diverged, or the free
+        full-batch check found the target reached at ``step - 1``)."""
+        xb, yb = self.batch()
+        for r in self.transforms:
+            xb, yb = r.transform(xb, yb, r._generator)
+        out = self.model(xb)
+        data_loss = self.loss_fn(out, yb)
+        if self.free_checks and self.a["target_loss"] is not None:
+            if self.check(step - 1, float(data_loss.detach()), bool((out.amin(0) == out.amax(0)).all())):
+                return False
+        total = data_loss
+        for r in self.penalties:
+            raw = r.penalty(self.model, xb, yb, self.loss_fn, data_loss=data_loss)
+            total = total + r.strength * raw
+            self.sums[r.name] = self.sums.get(r.name, 0.0) + float(raw.detach())
+        self.sums["batch_loss"] = self.sums.get("batch_loss", 0.0) + float(data_loss.detach())
+        self.n_acc += 1
+        if not math.isfinite(float(total.detach())):
+            self.status = "diverged"
+            self.log(step, ok=False)
+            return False
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt.step()
+        return True
+
+    # -------------------------------------------------------------- stopping at a loss
+    def check(self, step: int, loss: float, constant: bool) -> bool:
+        """Record the full-train loss at ``step``; True (and a last row logged) when the run stops there:
+        diverged (non-finite or > DIVERGE_FACTOR × initial), collapsed (constant output), or target reached
+        (the crossing row is logged at once; with ``min_steps`` training goes on until that step)."""
+        if self.initial_loss is None:
+            self.initial_loss = loss
+        self.min_loss = min(self.min_loss, loss)
+        if not math.isfinite(loss) or loss > DIVERGE_FACTOR * self.initial_loss:
+            self.status = "diverged"
+        elif self.status == "reached":  # crossed earlier, going on to min_steps
+            if step < self.a["min_steps"]:
+                return False
+        elif loss <= self.a["target_loss"]:
+            self.status = "reached"
+        elif constant and step > 0:
+            self.status = "collapsed"
+        else:
+            return False
+        if not self.rows or self.rows[-1]["step"] != step:
+            self.log(step, ok=math.isfinite(loss))
+        if self.status == "reached" and step < self.a["min_steps"]:
+            self.next_check = self.a["min_steps"]
+            return False
+        return True
+
+    @property
+    def checks_loss(self) -> bool:
+        """Minibatch (or stochastic) runs with a target: full-train loss checks between steps."""
+        return not self.free_checks and self.a["target_loss"] is not None
+
+    def plan_check(self, step: int, loss: float) -> None:
+        """Schedule the next full-train loss check after the one at ``step`` [ours]: with the log-loss
+        decay rate r per step from the last two checks, half the predicted distance to the target but at
+        least a CHECK_DROP fall of the loss (so the first check below the target lies within about
+        CHECK_DROP of it), at most a tenth of the steps taken; without a falling rate, CHECK_RATIO · step."""
+        prev, self.last_check = self.last_check, (step, loss)
+        interval = CHECK_RATIO * step
+        if prev is not None and 0 < loss < prev[1] and step > prev[0]:
+            rate = (math.log(prev[1]) - math.log(loss)) / (step - prev[0])
+            interval = max(0.5 * math.log(loss / self.a["target_loss"]), CHECK_DROP) / rate
+        self.next_check = step + int(min(max(interval, 1.0), max(1.0, 0.1 * step)))
+
+    def full_loss(self):
+        self.model.eval()
+        try:
+            loss, _, constant = _evaluate(self.model, self.ds.x_train, self.ds.y_train, self.loss_fn, self.k)
+        finally:
+            self.model.train()
+        return loss, constant
+
+    # -------------------------------------------------------------- one logged row
+    def log(self, step: int, ok: bool = True) -> None:
+        model, row = self.model, {"step": step, "epoch": step * self.bs / self.n}
+        model.eval()
+        try:
+            if ok:
+                row.update(self.measure(step))
+        finally:
+            model.train()
+        n_acc, sums = self.n_acc, self.sums
+        row["batch_loss"] = sums.pop("batch_loss", math.nan) / n_acc if n_acc else math.nan
+        for r in self.penalties:
+            row[f"penalty_{r.name}"] = sums.pop(r.name, math.nan) / n_acc if n_acc else math.nan
+        row["lr"], row["batch_size"] = self.opt.param_groups[0]["lr"], self.bs
+        self.rows.append(row)
+        self.sums, self.n_acc = {}, 0
+
+    def measure(self, step: int) -> dict:
+        """The metrics of one row, in eval mode (see ``train``)."""
+        a, model, dev, seed, row = self.a, self.model, self.dev, self.seed, {}
+        row["train_loss"], row["train_acc"], _ = _evaluate(model, self.x_eval, self.y_eval, self.loss_fn,
+                                                           self.k)
+        row["test_loss"], row["test_acc"], _ = _evaluate(model, self.ds.x_test, self.ds.y_test, self.loss_fn,
+                                                         self.k)
+        if a["target_loss"] is not None:
+            row["full_train_loss"], _, self.last_constant = _evaluate(model, self.ds.x_train, self.ds.y_train,
+                                                                      self.loss_fn, self.k)
+        if a["gc_method"] is not None:
+            hutch = a["gc_method"] == "hutchinson"
+            res = complexity.geometric_complexity(
+                model, self.x_eval, method=a["gc_method"],
+                generator=derive_generator(seed, "gc-eval", step, device=dev) if hutch else None)
+            row["gc"] = float(res.value)
+            if hutch:
+                row["gc_stderr"] = math.nan if res.stderr is None else float(res.stderr)
+        if a["track_bounds"]:
+            gen = derive_generator(seed, "bounds", step, device=dev)
+            row["spectral_bound"] = float(complexity.spectral_norm_bound(model, input_shape=self.input_shape,
+                                                                         generator=gen))
+            row["param_bound"] = math.nan if self.conv else float(complexity.parameter_norm_bound(model))
+        if a["track_gn"]:
+            row["gn_trace"], row["gn_trace_stderr"] = curvature.gn_trace(
+                model, self.x_eval, n_probes=a["gn_probes"],
+                generator=derive_generator(seed, "gn-trace", step, device=dev))
+        if a["track_sharpness"]:
+            row["sharpness"] = row["sharpness_iters"] = math.nan
+            if len(self.rows) % a["sharpness_every"] == 0:
+                res = curvature.sharpness(
+                    model, self.ds.x_train, self.ds.y_train, loss=self.loss_fn, n_iter=a["sharpness_iters"],
+                    tol=a["sharpness_tol"], v0=self.eig_vector,
+                    chunk_size=None if self.n <= 4096 else 4096,
+                    generator=derive_generator(seed, "sharpness", device=dev))
+                self.eig_vector = res.vector
+                row["sharpness"], row["sharpness_iters"] = res.value, res.n_iter
+        return row
+
+    def finish(self) -> pd.DataFrame:
+        if self.status == "completed" and self.a["target_loss"] is not None:
+            self.status = "collapsed" if self.min_loss >= (self.initial_loss or math.inf) else "not_reached"
+        df = pd.DataFrame(self.rows)
+        df["status"] = self.status
+        df.attrs.update(config=self.config, interrupted=self.status == "interrupted",
+                        diverged=self.status == "diverged", status=self.status)
+        return df
+
+
+_CONFIG_ARGS = ("optimizer", "lr", "momentum", "batch_size", "steps", "loss", "seed", "eval_every",
+                "gc_method", "track_bounds", "track_gn", "gn_probes", "evals_per_decade", "target_loss",
+                "min_steps", "track_sharpness", "sharpness_every", "sharpness_iters", "sharpness_tol")
 
 
 def train(model: nn.Module, data, *, optimizer: str = "sgd", lr: float = 0.05, momentum: float = 0.9,
           batch_size: int | None = 64, steps: int = 1000, loss: str = "cross_entropy", regularizers=(),
           seed: int = 0, device="cpu", eval_every: int = 100, eval_subset: int = 512,
           gc_method: str | None = "exact", track_bounds: bool = True, track_gn: bool = False,
-          gn_probes: int = 8, progress: bool = False) -> pd.DataFrame:
+          gn_probes: int = 8, evals_per_decade: int | None = None, target_loss: float | None = None,
+          min_steps: int = 0, track_sharpness: bool = False, sharpness_every: int = 1,
+          sharpness_iters: int = 20, sharpness_tol: float = 1e-3, progress: bool = False) -> pd.DataFrame:
     """Train ``model`` in place on ``data`` (a ``gclib.data.Dataset``) and return its logged history.
 
     Each step: draw a minibatch (epoch-wise permutations from stream ``"batches"``, every example once per
     epoch; ``batch_size=None`` = full batch), apply the data transforms, take one optimizer step on
     ``L_B + Σ strength·penalty``. ``optimizer``: "sgd" (plain), "momentum" (SGD, ``momentum``), "adam".
-    At step 0, every ``eval_every`` steps and at the last step one row is logged, in eval mode, on the
-    fixed evaluation subset (the first ``eval_subset`` training points and their dataset labels, without
-    the per-step transforms):
+
+    Logged rows: step 0, every ``eval_every`` steps, the log-spaced steps ⌈10^(k/evals_per_decade)⌉ (with
+    ``evals_per_decade``) and the last step, in eval mode, on the fixed evaluation subset (the first
+    ``eval_subset`` training points and their dataset labels, without the per-step transforms):
 
     ``step, epoch`` (examples seen / n_train), ``train_loss, train_acc`` (eval subset, no penalties),
-    ``test_loss, test_acc`` (whole test set), ``gc`` (+ ``gc_stderr`` for Hutchinson; ``gc_method=None``
-    skips it), ``spectral_bound, param_bound`` (``track_bounds``), ``gn_trace, gn_trace_stderr``
-    (``track_gn``: the Gauss–Newton trace (1/n) Σ_i ‖∇_θ f(x_i)‖_F² of the logits over all parameters on
-    the eval subset [ours], estimated by ``gn_probes`` Rademacher probes of E‖∇_θ Σ_i v_iᵀ f(x_i)‖² =
-    Σ_i ‖J_i‖_F², one backward pass each, from stream ``"gn-trace"``; see ``gn_trace``), ``batch_loss``
-    and ``penalty_<name>`` (raw penalties without strength; means over the steps since the previous row,
-    NaN at step 0),
-    ``lr, batch_size``. Accuracy is NaN for regression (``n_classes == 0``, ``loss="mse"``). The bounds
-    assume a Linear/Conv2d chain (see ``complexity.spectral_norm_bound``); ``param_bound`` is NaN for conv
-    nets. Set ``track_bounds=False`` for residual or normalised models, where they are not bounds.
+    ``test_loss, test_acc`` (whole test set), ``full_train_loss`` (whole training set; with
+    ``target_loss``), ``gc`` (+ ``gc_stderr`` for Hutchinson; ``gc_method=None`` skips it),
+    ``spectral_bound, param_bound`` (``track_bounds``), ``gn_trace, gn_trace_stderr`` (``track_gn``: the
+    Gauss–Newton trace (1/n) Σ_i ‖∇_θ f(x_i)‖_F² of the logits on the eval subset, ``gn_probes`` Rademacher
+    probes from stream ``"gn-trace"``; ``gclib.curvature.gn_trace``), ``sharpness, sharpness_iters``
+    (``track_sharpness``: λ_max of the Hessian of the full-train data loss by Lanczos on Hessian-vector
+    products, ``gclib.curvature.sharpness``, warm-started from the previous row's eigenvector, at most
+    ``sharpness_iters`` products to relative residual ``sharpness_tol``, on every ``sharpness_every``-th
+    row, NaN on the others), ``batch_loss`` and ``penalty_<name>`` (raw penalties without strength; means
+    over the steps since the previous row, NaN at step 0), ``lr, batch_size`` and ``status`` (below).
+    Accuracy is NaN for regression (``n_classes == 0``, ``loss="mse"``). The bounds assume a
+    Linear/Conv2d chain (see ``complexity.spectral_norm_bound``); set ``track_bounds=False`` for residual
+    or normalised models, where they are not bounds.
+
+    ``target_loss`` [protocol v2]: stop at the first step where the data loss on the whole training set
+    is ≤ ``target_loss``, with ``steps`` as the cap, and log that step (the crossing row); with
+    ``min_steps`` training goes on to that step after the crossing (so one run also serves a fixed-steps
+    comparison). Full-batch runs of a model without dropout/BatchNorm check at every step for free (the
+    step's own forward); other runs evaluate the full-train loss at every logged row and in between on a
+    schedule that predicts the crossing from the loss's decay rate and tightens to about a CHECK_DROP fall
+    per check near the target (``_Run.plan_check``). The run's ``status`` (a column and
+    ``df.attrs["status"]``): "reached"; "not_reached" (cap); "diverged" (non-finite loss, or a full-train
+    loss above DIVERGE_FACTOR × the initial one); "collapsed" (the output became constant over the training
+    set, or at the cap the loss never went below its initial value); "interrupted". Without a target:
+    "completed", "diverged" or "interrupted". Runs are labelled, never dropped.
 
     A non-finite training loss stops the run: a last row with NaN metrics is logged and
     ``df.attrs["diverged"] = True``. ``KeyboardInterrupt`` returns the rows logged so far with
     ``df.attrs["interrupted"] = True``. ``df.attrs["config"]`` holds the arguments. On CPU two calls with
     the same model initialisation, data and seed give identical histories.
     """
-    _validate_train(model, data, optimizer, lr, momentum, batch_size, steps, loss, regularizers, seed,
-                    eval_every, eval_subset, gc_method, track_bounds, progress, track_gn, gn_probes)
-    dev = resolve_device(device)
-    ds = data.to(dev)
-    model.to(dev)
-    n, k = len(ds.x_train), ds.n_classes
-    bs = n if batch_size is None else batch_size
-    loss_fn = _loss_fn(loss, k)
-    regs, seen = list(regularizers), {}
-    for r in regs:
-        seen[r.name] = seen.get(r.name, -1) + 1
-        r.setup(model, ds, derive_generator(seed, "reg", r.name, seen[r.name], device=dev))
-    penalties = [r for r in regs if r.is_penalty]
-    transforms = [r for r in regs if not r.is_penalty]
-    params = [p for p in model.parameters() if p.requires_grad]
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum if optimizer == "momentum" else 0.0)
-    x_eval, y_eval = ds.x_train[:eval_subset], ds.y_train[:eval_subset]
-    conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    input_shape = tuple(ds.x_train.shape[1:]) if conv else None  # conv operator norms need it
-    batch_gen = derive_generator(seed, "batches")
-    config = dict(model=type(model).__name__, n_params=sum(p.numel() for p in params), dataset=ds.name,
-                  n_train=n, optimizer=optimizer, lr=lr, momentum=momentum, batch_size=batch_size,
-                  steps=steps, loss=loss, regularizers=[repr(r) for r in regs], seed=seed, device=str(dev),
-                  eval_every=eval_every, eval_subset=len(x_eval), gc_method=gc_method,
-                  track_bounds=track_bounds, track_gn=track_gn, gn_probes=gn_probes)
-    rows, sums, n_acc = [], {}, 0
-    was_training, diverged, interrupted = model.training, False, False
-
-    def log(step, ok=True):
-        nonlocal sums, n_acc
-        row = {"step": step, "epoch": step * bs / n}
-        model.eval()
-        try:
-            if ok:
-                row["train_loss"], row["train_acc"] = _evaluate(model, x_eval, y_eval, loss_fn, k)
-                row["test_loss"], row["test_acc"] = _evaluate(model, ds.x_test, ds.y_test, loss_fn, k)
-            if gc_method is not None and ok:
-                hutch = gc_method == "hutchinson"
-                res = complexity.geometric_complexity(
-                    model, x_eval, method=gc_method,
-                    generator=derive_generator(seed, "gc-eval", step, device=dev) if hutch else None)
-                row["gc"] = float(res.value)
-                if hutch:
-                    row["gc_stderr"] = math.nan if res.stderr is None else float(res.stderr)
-            if track_bounds and ok:
-                gen = derive_generator(seed, "bounds", step, device=dev)
-                row["spectral_bound"] = float(complexity.spectral_norm_bound(model, input_shape=input_shape,
-                                                                             generator=gen))
-                row["param_bound"] = math.nan if conv else float(complexity.parameter_norm_bound(model))
-            if track_gn and ok:
-                row["gn_trace"], row["gn_trace_stderr"] = gn_trace(
-                    model, x_eval, n_probes=gn_probes, generator=derive_generator(seed, "gn-trace", step,
-                                                                                  device=dev))
-        finally:
-            model.train()
-        row["batch_loss"] = sums.pop("batch_loss", math.nan) / n_acc if n_acc else math.nan
-        for r in penalties:
-            row[f"penalty_{r.name}"] = sums.pop(r.name, math.nan) / n_acc if n_acc else math.nan
-        row["lr"], row["batch_size"] = opt.param_groups[0]["lr"], bs
-        rows.append(row)
-        sums, n_acc = {}, 0
-
-    perm = torch.empty(0, dtype=torch.long)
+    args = dict(optimizer=optimizer, lr=lr, momentum=momentum, batch_size=batch_size, steps=steps, loss=loss,
+                regularizers=regularizers, seed=seed, device=device, eval_every=eval_every,
+                eval_subset=eval_subset, gc_method=gc_method, track_bounds=track_bounds, track_gn=track_gn,
+                gn_probes=gn_probes, evals_per_decade=evals_per_decade, target_loss=target_loss,
+                min_steps=min_steps, track_sharpness=track_sharpness, sharpness_every=sharpness_every,
+                sharpness_iters=sharpness_iters, sharpness_tol=sharpness_tol, progress=progress)
+    _validate_train(model, data, args)
+    run = _Run(model, data, args)
+    was_training = model.training
     bar = tqdm(total=steps, leave=False, disable=not progress, desc="train")
     try:
         model.train()
-        log(0)
+        run.log(0)
+        if run.checks_loss:
+            row = run.rows[-1]
+            if run.check(0, row["full_train_loss"], False):
+                return run.finish()
+            run.plan_check(0, row["full_train_loss"])
         for step in range(1, steps + 1):
-            if batch_size is None:
-                xb, yb = ds.x_train, ds.y_train
-            else:
-                if len(perm) < bs:
-                    perm = torch.cat([perm, torch.randperm(n, generator=batch_gen)])
-                idx, perm = perm[:bs].to(dev), perm[bs:]
-                xb, yb = ds.x_train[idx], ds.y_train[idx]
-            for r in transforms:
-                xb, yb = r.transform(xb, yb, r._generator)
-            data_loss = loss_fn(model(xb), yb)
-            total = data_loss
-            for r in penalties:
-                raw = r.penalty(model, xb, yb, loss_fn, data_loss=data_loss)
-                total = total + r.strength * raw
-                sums[r.name] = sums.get(r.name, 0.0) + float(raw.detach())
-            sums["batch_loss"] = sums.get("batch_loss", 0.0) + float(data_loss.detach())
-            n_acc += 1
-            if not math.isfinite(float(total.detach())):
-                diverged = True
-                log(step, ok=False)
+            if not run.step(step):
                 break
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
             bar.update(1)
-            if step % eval_every == 0 or step == steps:
-                log(step)
-                bar.set_postfix(loss=f"{rows[-1]['train_loss']:.3g}")
+            if step % eval_every == 0 or step == steps or step in run.log_set:
+                run.log(step)
+                bar.set_postfix(loss=f"{run.rows[-1]['train_loss']:.3g}")
+                if run.checks_loss:  # a logged row is a free check
+                    run.next_check = step
+            if run.checks_loss and step >= run.next_check:
+                last = run.rows[-1]
+                loss_now, constant = ((last["full_train_loss"], run.last_constant) if last["step"] == step
+                                      else run.full_loss())
+                if run.check(step, loss_now, constant):
+                    break
+                run.plan_check(step, loss_now)
+        else:
+            if target_loss is not None and run.status == "completed" and run.rows[-1]["step"] == steps:
+                run.check(steps, run.rows[-1]["full_train_loss"], run.last_constant)
     except KeyboardInterrupt:
-        interrupted = True
+        run.status = "interrupted"
     finally:
         bar.close()
         model.train(was_training)
-    df = pd.DataFrame(rows)
-    df.attrs.update(config=config, interrupted=interrupted, diverged=diverged)
-    return df
+    return run.finish()
 
 
 DEFAULT_CONFIG: dict = {
@@ -437,14 +598,20 @@ DEFAULT_CONFIG: dict = {
     "model": "mlp", "hidden": [128, 128], "activation": "relu", "width": 16, "init": "pytorch_default",
     # regularizer strengths (0 = off), see make_regularizers
     "l2": 0.0, "spectral": 0.0, "flatness": 0.0, "gc": 0.0, "label_noise": 0.0, "input_noise": 0.0,
-    "spectral_iters": 1, "gc_penalty_method": "hutchinson", "gc_penalty_probes": 1,
+    "gauss_newton": 0.0, "spectral_iters": 1, "gc_penalty_method": "hutchinson", "gc_penalty_probes": 1,
+    "gn_penalty_probes": 1,
     # training loop (train)
     "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 64, "steps": 1000, "loss": "cross_entropy",
     "eval_every": 100, "eval_subset": 512, "gc_method": "exact", "device": "cpu", "track_bounds": True,
     "track_gn": False, "gn_probes": 8,  # log the Gauss–Newton trace (gn_trace) with this many probes
+    # protocol v2: log-spaced rows, stop at a full-train loss (steps = cap), λ_max of the loss Hessian
+    "evals_per_decade": None, "target_loss": None, "min_steps": 0, "track_sharpness": False,
+    "sharpness_every": 1, "sharpness_iters": 20, "sharpness_tol": 1e-3,
 }
 _TRAIN_KEYS = ("optimizer", "lr", "momentum", "batch_size", "steps", "loss", "eval_every", "eval_subset",
-               "gc_method", "device", "track_bounds", "track_gn", "gn_probes")
+               "gc_method", "device", "track_bounds", "track_gn", "gn_probes", "evals_per_decade",
+               "target_loss", "min_steps", "track_sharpness", "sharpness_every", "sharpness_iters",
+               "sharpness_tol")
 
 
 def _full_config(config: dict) -> dict:
@@ -481,8 +648,9 @@ def run_config(config: dict, *, seed: int) -> pd.DataFrame:
         model = models.build_model(name, in_channels=ds.x_train.shape[1], n_classes=n_out, width=c["width"],
                                    init=c["init"], seed=seed, **kw)
     regs = make_regularizers(c["l2"], c["spectral"], c["flatness"], c["gc"], c["label_noise"],
-                             c["input_noise"], spectral_iters=c["spectral_iters"],
-                             gc_method=c["gc_penalty_method"], gc_probes=c["gc_penalty_probes"])
+                             c["input_noise"], c["gauss_newton"], spectral_iters=c["spectral_iters"],
+                             gc_method=c["gc_penalty_method"], gc_probes=c["gc_penalty_probes"],
+                             gn_probes=c["gn_penalty_probes"])
     df = train(model, ds, regularizers=regs, seed=seed, **{key: c[key] for key in _TRAIN_KEYS})
     df.attrs["config"] = {"run_config": c, "seed": seed, "train": df.attrs["config"]}
     return df
@@ -564,24 +732,116 @@ def final_rows(df: pd.DataFrame, by) -> pd.DataFrame:
             .sort_values(by, kind="stable").reset_index(drop=True))
 
 
-def value_at_train_loss(df: pd.DataFrame, target: float, by, value: str = "gc") -> pd.DataFrame:
-    """Per run, ``value`` where ``train_loss`` first reaches ``target`` (G6: GC at equal train loss).
+def value_at_train_loss(df: pd.DataFrame, target: float, by, value: str = "gc", *, loss: str = "train_loss",
+                        interpolate: bool = True) -> pd.DataFrame:
+    """Per run, ``value`` where the ``loss`` column first reaches ``target`` (G6: GC at equal train loss).
 
-    With rows i−1, i the first pair with L_{i−1} > target ≥ L_i, returns
-    v_{i−1} + t (v_i − v_{i−1}), t = (L_{i−1} − target)/(L_{i−1} − L_i) (linear in train loss between
+    ``interpolate=True`` (v1): with rows i−1, i the first pair with L_{i−1} > target ≥ L_i, returns
+    v_{i−1} + t (v_i − v_{i−1}), t = (L_{i−1} − target)/(L_{i−1} − L_i) (linear in the loss between
     logged steps; step interpolated the same way), v_0 if L_0 ≤ target, NaN if never reached.
-    Columns: ``by``..., ``value``, ``step``.
+    ``interpolate=False`` (protocol v2): the first logged row with L ≤ target, as it is (log densely near
+    the crossing: ``train(target_loss=…)`` stops there).
+    Columns: ``by``..., ``value``, ``step`` and ``loss`` (the loss read: ``target`` when interpolated, the
+    row's own loss otherwise, NaN when never reached).
     """
     check_real("target", target)
     by, out = _by(by), []
     for keys, g in df.sort_values("step", kind="stable").groupby(by, sort=True, dropna=False):
-        loss, v, st = (g[c].to_numpy(dtype=float) for c in ("train_loss", value, "step"))
-        hit = np.flatnonzero(loss <= target)
-        res_v = res_s = math.nan
+        losses, v, st = (g[c].to_numpy(dtype=float) for c in (loss, value, "step"))
+        hit = np.flatnonzero(losses <= target)
+        res_v = res_s = res_l = math.nan
         if len(hit):
             i = hit[0]
-            t = 1.0 if i == 0 else (loss[i - 1] - target) / (loss[i - 1] - loss[i])
+            t = 1.0 if i == 0 or not interpolate else (losses[i - 1] - target) / (losses[i - 1] - losses[i])
             j = max(i - 1, 0)
             res_v, res_s = v[j] + t * (v[i] - v[j]), st[j] + t * (st[i] - st[j])
-        out.append({**dict(zip(by, keys)), value: res_v, "step": res_s})
+            res_l = target if interpolate and i > 0 else losses[i]
+        out.append({**dict(zip(by, keys)), value: res_v, "step": res_s, loss: res_l})
     return pd.DataFrame(out)
+
+
+def crossings(df: pd.DataFrame, target: float, by, *, loss: str = "full_train_loss", values=("gc",),
+              peaks=()) -> pd.DataFrame:
+    """Protocol v2's reading of each run at the loss ``target``: one row per run (identified by ``by``).
+
+    Columns: ``by``..., ``status`` (the run's, see ``train``), ``step``, ``epoch`` and ``loss`` of the
+    first logged row with ``loss`` ≤ ``target`` (the crossing; NaN when the run never got there), each of
+    ``values`` at that row, ``ratio`` = loss read / target (in (0, 1]; ≥ 0.95 means the crossing was read
+    within 5 %), and ``peak_<col>`` for each of ``peaks``: the largest logged value of that column up to
+    the crossing (over the whole run when it never crossed), e.g. the peak sharpness λ_max. Runs that did
+    not reach the target keep their row with NaN values, so they are counted and shown, not dropped.
+    """
+    check_real("target", target, low=0.0, low_open=True)
+    by = _by(by)
+    need = [*by, "step", "epoch", loss, *values, *peaks]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"history has no column(s) {missing}")
+    out = []
+    for keys, g in df.sort_values("step", kind="stable").groupby(by, sort=True, dropna=False):
+        hit = np.flatnonzero(g[loss].to_numpy(dtype=float) <= target)
+        row = {**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))),
+               "status": g["status"].iloc[-1] if "status" in g else "completed"}
+        upto = g.iloc[: hit[0] + 1] if len(hit) else g
+        at = g.iloc[hit[0]] if len(hit) else None
+        for col in ("step", "epoch", *values):
+            row[col] = float(at[col]) if at is not None else math.nan
+        row["loss"] = float(at[loss]) if at is not None else math.nan
+        row["ratio"] = row["loss"] / target
+        for col in peaks:
+            row[f"peak_{col}"] = float(upto[col].max())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def value_at(df: pd.DataFrame, column: str, point: float, by, value: str = "gc") -> pd.DataFrame:
+    """Per run, ``value`` at ``column`` = ``point`` (e.g. a common step or epoch: the equal-steps and
+    equal-epochs contrasts of G7 v2), linear in log(column) between the logged rows around it (exact at a
+    logged row); NaN when the run's logged range does not contain ``point`` (> 0). Columns: ``by``...,
+    ``value``."""
+    check_real("point", point, low=0.0, low_open=True)
+    by, out = _by(by), []
+    for keys, g in df.sort_values(column, kind="stable").groupby(by, sort=True, dropna=False):
+        g = g[g[column] > 0].dropna(subset=[value])
+        xs, vs = np.log(g[column].to_numpy(dtype=float)), g[value].to_numpy(dtype=float)
+        res = float(np.interp(math.log(point), xs, vs)) if len(xs) and xs[0] <= math.log(point) <= xs[-1] \
+            else math.nan
+        out.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), value: res})
+    return pd.DataFrame(out)
+
+
+def stability_regimes(table: pd.DataFrame, hp: str = "lr", *, peak: str = "peak_sharpness") -> dict:
+    """G6 v2's split of a learning-rate grid at the stability edge [fixed in shared/papers, protocol v2]:
+    λ_ref = the peak λ_max of the smallest-lr runs (mean over their seeds), edge = 2/λ_ref; an lr is
+    "past the edge" when lr > edge and "stable" when lr < edge. ``table``: ``crossings(..., peaks=
+    ["sharpness"])``. Returns ``{"lambda_ref", "edge", "stable": [...], "past": [...]}``."""
+    for col in (hp, peak):
+        if col not in table.columns:
+            raise ValueError(f"table has no column {col!r}")
+    levels = sorted(set(table[hp]))
+    lam = float(table.loc[table[hp] == levels[0], peak].mean())
+    edge = 2.0 / lam if lam > 0 else math.inf
+    return {"lambda_ref": lam, "edge": edge, "stable": [v for v in levels if v < edge],
+            "past": [v for v in levels if v > edge]}
+
+
+def read_at_common(runs: pd.DataFrame, table: pd.DataFrame, column: str, *, group: str, hp: str,
+                   value: str = "gc") -> pd.DataFrame:
+    """G7 v2's contrasts: within each level of ``group`` (the learning rate), read every run's ``value`` at
+    one common ``column`` point (``"step"``: equal steps, ``"epoch"``: equal epochs) = the smallest
+    seed-mean crossing ``column`` over the levels of ``hp`` in ``table`` (``crossings``), so every run has
+    trained at least that long; linear in log(column) between logged rows (``value_at``). Runs that did
+    not reach the target (status other than "reached" in ``table``) read NaN, as in the equal-loss
+    statistic. Returns one row per run: ``group, hp, "seed", value`` and ``column`` (the common point)."""
+    out = []
+    for g_level, g_table in table.groupby(group, sort=True):
+        point = g_table.groupby(hp)[column].mean().min()
+        if not (isinstance(point, float) and math.isfinite(point) and point > 0):
+            continue
+        sub = runs[runs[group] == g_level]
+        vals = value_at(sub, column, point, [hp, "seed"], value)
+        vals = vals.merge(g_table[[hp, "seed", "status"]], on=[hp, "seed"], how="left")
+        vals.loc[vals["status"] != "reached", value] = math.nan
+        out.append(vals.assign(**{group: g_level, column: point}))
+    cols = [group, hp, "seed", value, column]
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)

@@ -1,0 +1,122 @@
+"""Figures of protocol v2 (G4, G6, G7, G9): quantities read at equal training loss, the edge-of-stability
+regime map, sharpness over training and the equal-loss / equal-steps / equal-epochs contrasts [ours].
+
+Every function draws into a given ``matplotlib`` Axes (so a notebook composes panels) with seaborn where
+it fits, and uses the companion style (``gclib.plotting``). Inputs are the tidy tables of
+``gclib.train.crossings`` (one row per run) and ``gclib.train.sweep`` (one row per logged step).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gclib.plotting import PALETTE, level_colors
+
+__all__ = ["plot_levels", "plot_regime_map", "plot_sharpness_traces", "status_note"]
+
+_MARKERS = {"reached": "o", "not_reached": "s", "diverged": "X", "collapsed": "v", "interrupted": "P",
+            "completed": "o"}
+
+
+def _label(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float, np.floating, np.integer)) else str(v)
+
+
+def status_note(table, hp: str) -> str:
+    """One line counting the runs that did not reach the target, by status and level, e.g.
+    "not in the statistic: diverged lr=2 (3 runs)" ("every run reached the target" when none)."""
+    bad = table[table["status"] != "reached"]
+    if bad.empty:
+        return "every run reached the target"
+    parts = [f"{status} {hp}={_label(level)} ({len(g)} run{'s' if len(g) > 1 else ''})"
+             for (status, level), g in bad.groupby(["status", hp], sort=True)]
+    return "not in the statistic: " + ", ".join(parts)
+
+
+def plot_levels(ax, table, hp: str, value: str = "gc", *, hue: str | None = None, hp_label: str | None = None,
+                value_label: str = "GC", title: str = "", logy: bool = False, span=None):
+    """``value`` against the levels of ``hp`` on evenly spaced categorical positions (a strength grid with 0
+    has no log axis): every run a dot (seaborn ``stripplot``), the seed mean a line with min–max bars
+    (seaborn ``pointplot``, ``errorbar=("pi", 100)``), one colour per ``hue`` level. Runs with a NaN value
+    (target not reached) are left out of the dots and the means; ``span`` = (lo, hi) shades the levels in
+    that closed range (e.g. the lrs past the stability edge)."""
+    import seaborn as sns
+
+    data = table.dropna(subset=[value])
+    levels = sorted(set(table[hp]))
+    order = [_label(v) for v in levels]
+    data = data.assign(**{"_level": data[hp].map(_label)})
+    palette = None
+    if hue is not None:
+        hues = sorted(set(table[hue]))
+        palette = dict(zip(hues, PALETTE))
+        data = data.assign(**{hue: data[hue].astype(object)})
+    if not data.empty:
+        sns.stripplot(data=data, x="_level", y=value, hue=hue, order=order, palette=palette, ax=ax, size=4,
+                      alpha=0.6, jitter=0.12, dodge=hue is not None, legend=False,
+                      color=None if hue is not None else PALETTE[0])
+        sns.pointplot(data=data, x="_level", y=value, hue=hue, order=order, palette=palette, ax=ax,
+                      errorbar=("pi", 100), capsize=0.15, dodge=0.4 if hue is not None else False,
+                      markersize=5, linewidth=1.5, color=None if hue is not None else "k")
+    if span is not None:
+        inside = [i for i, v in enumerate(levels) if span[0] <= v <= span[1]]
+        if inside:
+            ax.axvspan(min(inside) - 0.5, max(inside) + 0.5, color=PALETTE[7], alpha=0.15, lw=0)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlim(-0.5, len(order) - 0.5)
+    ax.set(xlabel=hp_label or hp, ylabel=value_label, title=title)
+    if logy:
+        ax.set_yscale("log")
+    if hue is not None and ax.get_legend() is not None:
+        ax.legend(title=hue, fontsize=8, title_fontsize=8)
+    return ax
+
+
+def plot_regime_map(ax, table, *, hp: str = "lr", x: str = "edge_ratio", value: str = "gc",
+                    value_label: str = "GC at the target loss", title: str = ""):
+    """The regime map of G6 v2: ``value`` (GC at the target loss) against each run's peak lr·λ_max/2
+    (column ``x``, log axis), every run of every seed, colour = level of ``hp``; the dashed line x = 1 is
+    the stability edge of gradient descent (lr·λ_max/2 = 1). Runs that did not reach the target are drawn
+    at the bottom of the panel with their status marker (× diverged, ▽ collapsed, □ not reached)."""
+    colors = level_colors(table[hp].tolist())
+    ok = table[table["status"] == "reached"]
+    for level, g in ok.groupby(hp, sort=True):
+        ax.scatter(g[x], g[value], color=colors[level], s=22, alpha=0.85, label=f"{hp} = {_label(level)}",
+                   zorder=3)
+    bad = table[(table["status"] != "reached") & np.isfinite(table[x]) & (table[x] > 0)]
+    if not bad.empty:
+        y0 = float(ok[value].min()) if len(ok) else 1.0
+        for (status, level), g in bad.groupby(["status", hp], sort=True):
+            ax.scatter(g[x], np.full(len(g), y0), marker=_MARKERS.get(status, "x"), color=colors[level],
+                       s=30, label=f"{hp} = {_label(level)}: {status.replace('_', ' ')}", zorder=3)
+    ax.axvline(1.0, color="k", ls="--", lw=1, label="stability edge lr·λ/2 = 1")
+    ax.set_xscale("log")
+    ax.set(xlabel="peak lr · λ_max / 2 during training", ylabel=value_label, title=title)
+    ax.legend(fontsize=7, ncol=1)
+    return ax
+
+
+def plot_sharpness_traces(ax, history, *, hp: str = "lr", seed=None, title: str = ""):
+    """λ_max over training (log step axis) for each level of ``hp`` (one seed: ``seed`` or the first),
+    each with its own stability threshold 2/lr dashed in the same colour: gradient descent past the edge
+    hovers at 2/lr (the edge of stability, Cohen et al. 2021), below it λ_max rises freely (progressive
+    sharpening)."""
+    data = history.dropna(subset=["sharpness"])
+    seed = sorted(set(data["seed"]))[0] if seed is None else seed
+    data = data[data["seed"] == seed]
+    colors = level_colors(history[hp].tolist())
+    for level, g in data.groupby(hp, sort=True):
+        g = g.sort_values("step")
+        ax.plot(np.maximum(g["step"], 1), g["sharpness"], color=colors[level], lw=1.3, marker=".", ms=3,
+                label=f"{hp} = {_label(level)}")
+        if hp == "lr":
+            ax.axhline(2 / level, color=colors[level], ls="--", lw=0.9)
+    ax.set(xscale="log", yscale="log", xlabel="step (step 0 drawn at 1)", ylabel="λ_max of the loss Hessian",
+           title=title or f"λ_max during training (seed {seed}; dashed: 2/lr)")
+    finite = data["sharpness"].to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size:
+        ax.set_ylim(0.5 * finite.min(), min(2 * finite.max(), 100 * math.exp(np.median(np.log(finite)))))
+    ax.legend(fontsize=7)
+    return ax
