@@ -12,7 +12,10 @@ for comparison and have ``target=None, ok=True``):
   784-256-256-100 (target <= 0.45 K units); ``torch.func.vmap(jacrev)`` at both K for comparison; the naive
   baseline, a Python loop of ``torch.autograd.functional.jacobian`` per example (timed on the first
   ``n_loop`` examples and scaled linearly to N = 512), and the speedup of exact over it (target >= 40x);
-  Hutchinson with one probe (target <= 1 unit).
+  Hutchinson with one probe (target <= 1 unit); the sharpness λ_max of the cross-entropy Hessian
+  (``gclib.curvature.sharpness``, Lanczos on Hessian-vector products): one iteration = a 10-step run / 10,
+  the gradient graph built once (target <= 2.5 units), beside the chunked form (graph rebuilt per
+  product) and the naive ``torch.autograd.functional.hvp`` per product (comparison).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from torch.func import functional_call, jacrev, vmap
 from torch.nn import functional as F
 
 from gclib.complexity import geometric_complexity
+from gclib.curvature import sharpness
 
 N = 512
 
@@ -102,7 +106,19 @@ def run(quick: bool = False) -> list[dict]:
     if not math.isclose(_loop_gc(m10, x[:8]), geometric_complexity(m10, x[:8]).value, rel_tol=1e-4):
         raise RuntimeError("the per-example jacobian loop disagrees with the exact GC")
 
+    params = {name: p.detach() for name, p in m10.named_parameters()}
+    v_hvp = {name: torch.randn(p.shape, generator=g) for name, p in params.items()}
+
+    def loss_of(*ps):
+        return F.cross_entropy(functional_call(m10, dict(zip(params, ps)), (x,)), y)
+
+    def naive_hvp():  # the textbook call: builds the gradient graph and a double-backward per product
+        torch.autograd.functional.hvp(loss_of, tuple(params.values()), tuple(v_hvp.values()))
+
     fns = {
+        "sharp10": lambda: sharpness(m10, x, y, n_iter=10, tol=0.0),
+        "sharp10_chunked": lambda: sharpness(m10, x, y, n_iter=10, tol=0.0, chunk_size=N // 2),
+        "hvp_naive": naive_hvp,
         "exact10": lambda: geometric_complexity(m10, x),
         "hutch1": lambda: geometric_complexity(m10, x, method="hutchinson", n_probes=1),
         "vmap10": lambda: _vmap_jacrev_gc(m10, x),
@@ -119,6 +135,9 @@ def run(quick: bool = False) -> list[dict]:
         row("exact GC, K=10 (K one-hot VJPs)", r["exact10"], fb, 5.0),
         row("exact GC, K=100 (MLP 784-256-256-100)", r["exact100"], fb, 0.45 * 100),
         row("Hutchinson GC, 1 probe, K=10", r["hutch1"], fb, 1.0),
+        row("sharpness λ_max: one Lanczos iteration (10 iterations / 10)", r["sharp10"] / 10, fb, 2.5),
+        row("sharpness, chunked in 2 (graph rebuilt per product; comparison)", r["sharp10_chunked"] / 10, fb),
+        row("naive torch.autograd.functional.hvp per product (comparison)", r["hvp_naive"], fb),
         row("vmap(jacrev), K=10 (comparison)", r["vmap10"], fb),
     ]
     if not quick:

@@ -161,7 +161,33 @@ def _threshold(claim: dict) -> str:
 
 
 def _verdict(claim: dict) -> str:
+    if claim.get("direction") == "report":
+        return "—"
     return claim.get("verdict") or ("✓" if claim.get("passed") else "✗")
+
+
+def _protocol(claim: dict) -> str:
+    return claim.get("protocol") or "v1"
+
+
+def _tally(claims) -> dict:
+    """``{"v1": [✓, ✗], "v2": [✓, ✗], "reported": n}``: checked claims counted per protocol (v1 and v2
+    never summed into one number), values reported without a bar apart."""
+    out = {"v1": [0, 0], "v2": [0, 0], "reported": 0}
+    for c in claims:
+        if c.get("direction") == "report":
+            out["reported"] += 1
+        else:
+            out.setdefault(_protocol(c), [0, 0])[0 if c.get("passed") else 1] += 1
+    return out
+
+
+def _tally_text(t: dict, *, bold: bool = False) -> str:
+    """"v1: 5 ✓ 2 ✗ · v2: 3 ✓ 1 ✗ (+2 reported)" (protocols without claims left out)."""
+    b = "**" if bold else ""
+    parts = [f"{p}: {b}{ok} ✓{b} {b}{bad} ✗{b}" for p, (ok, bad) in t.items() if p != "reported" and ok + bad]
+    reported = f" (+{t['reported']} reported)" if t["reported"] else ""
+    return " · ".join(parts or ["no checked claims"]) + reported
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_<>\[\]|{}#])")
@@ -332,8 +358,7 @@ def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names:
         ]
     claims = run.claims
     if claims:
-        n_ok = sum(bool(c.get("passed")) for c in claims)
-        out += [f"**Scorecard** ({profile} profile): {n_ok} of {len(claims)} claims ✓.", ""]
+        out += [f"**Scorecard** ({profile} profile): {_tally_text(_tally(claims))}.", ""]
     if not has_images and run.pngs:
         for name in asset_names:
             if name.endswith(".png"):
@@ -478,17 +503,17 @@ def _doc(fid: str, runs: dict[str, FigureRun], text: str | None = None) -> str:
 
 
 def _scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
-    rows, n_ok, n_all = [], 0, 0
+    rows, claims = [], []
     for fid in order:
         run = runs.get(fid)
         if run is None:
             continue
         for c in run.claims:
-            n_all += 1
-            n_ok += bool(c.get("passed"))
+            claims.append(c)
             rows.append(
                 [
                     _verdict(c),
+                    _protocol(c),
                     f"`{c.get('claim_id', '?')}` {_cell(c.get('description', ''))}".strip(),
                     _doc(fid, runs),
                     _fmt(c.get("statistic")),
@@ -497,6 +522,7 @@ def _scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
                     f"`{run.profile}`",
                 ]
             )
+    tally = _tally(claims)
     out = [
         "# Reproduction scorecard",
         "",
@@ -505,17 +531,21 @@ def _scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
         "threshold fixed in advance in the design notes [ours]; ✓ means the threshold was met, ✗ that it "
         "was not — a claim that does not reproduce keeps its ✗ and the figure page shows what was seen.",
         "",
+        "Protocol v1 is the design notes' first recipe for each claim. Where v1 gave ✗ because its "
+        "experiment sat where the mechanism cannot act, a **protocol v2** (fixed on 2026-11-28, before any "
+        "v2 run) adds checks beside the v1 ones and replaces none: v1 and v2 are counted apart, never "
+        "summed. A value *reported* (—) is shown beside the checks with no pass bar.",
+        "",
         "Figures `gc_*` reproduce Dherin et al. 2022, figures `gr_*` Teague 2022; the claim id starts with "
         "the paper's figure family.",
         "",
-        f"**{n_all} claims** from {sum(1 for f in order if f in runs and runs[f].claims)} figures: "
-        f"**{n_ok} ✓**, **{n_all - n_ok} ✗**.",
+        f"**{len(claims)} claims** from {sum(1 for f in order if f in runs and runs[f].claims)} figures — "
+        f"{_tally_text(tally, bold=True)}.",
         "",
     ]
     if rows:
-        out.append(
-            _table(["✓/✗", "claim", "figure", "statistic", "CI", "threshold", "profile"], rows, compact=True)
-        )
+        out.append(_table(["✓/✗", "protocol", "claim", "figure", "statistic", "CI", "threshold", "profile"],
+                          rows, compact=True))
     else:
         out.append(
             "No scorecard has been generated yet: run `gclib run all --profile cpu`, then `make book`."
@@ -533,42 +563,34 @@ def _at_a_glance(order: list[str], runs: dict, profiles: dict) -> str:
     by_paper: dict[str, dict] = {}
     for fid in order:
         key = _paper(fid, profiles.get(fid, {}))
-        row = by_paper.setdefault(key, {"figs": 0, "done": 0, "ok": 0, "bad": 0, "profiles": set()})
+        row = by_paper.setdefault(key, {"figs": 0, "done": 0, "claims": [], "profiles": set()})
         row["figs"] += 1
         run = runs.get(fid)
         if run is not None and run.claims:
             row["done"] += 1
-            row["ok"] += sum(bool(c.get("passed")) for c in run.claims)
-            row["bad"] += sum(not c.get("passed") for c in run.claims)
+            row["claims"] += run.claims
             row["profiles"].add(run.profile)
-    rows = [
-        [
-            _cell(_paper_name(k)),
-            f"{v['done']} of {v['figs']}",
-            str(v["ok"]),
-            str(v["bad"]),
-            ", ".join(f"`{p}`" for p in sorted(v["profiles"])) or "—",
-        ]
-        for k, v in by_paper.items()
-    ]
-    if len(rows) > 1:
-        tot = {k: sum(v[k] for v in by_paper.values()) for k in ("figs", "done", "ok", "bad")}
-        profs = sorted(set().union(*(v["profiles"] for v in by_paper.values())))
-        rows.append(
-            [
-                "**both papers**",
-                f"**{tot['done']} of {tot['figs']}**",
-                f"**{tot['ok']}**",
-                f"**{tot['bad']}**",
-                ", ".join(f"`{p}`" for p in profs) or "—",
-            ]
-        )
+    if len(by_paper) > 1:
+        papers = list(by_paper.values())
+        by_paper["**both papers**"] = {
+            "figs": sum(v["figs"] for v in papers), "done": sum(v["done"] for v in papers),
+            "claims": [c for v in papers for c in v["claims"]],
+            "profiles": set().union(*(v["profiles"] for v in papers)), "bold": True}
+    rows = []
+    for key, v in by_paper.items():
+        t, b = _tally(v["claims"]), "**" if v.get("bold") else ""
+        rows.append([key if v.get("bold") else _cell(_paper_name(key)), f"{b}{v['done']} of {v['figs']}{b}",
+                     *(f"{b}{n}{b}" for n in (*t["v1"], *t["v2"])),
+                     ", ".join(f"`{p}`" for p in sorted(v["profiles"])) or "—"])
     out = [
-        _table(["paper", "figures with a scorecard", "claims ✓", "claims ✗", "profile"], rows)
+        _table(["paper", "figures with a scorecard", "v1 claims ✓", "v1 claims ✗", "v2 claims ✓",
+                "v2 claims ✗", "profile"], rows)
         if rows
         else "No figure has been generated yet.",
         "",
-        f"Every claim with its statistic, CI and threshold: {{doc}}`/{GENERATED}/scorecard`.",
+        "Protocol v2 (fixed 2026-11-28) adds checks where v1's experiment sat where the mechanism cannot "
+        f"act; v1 and v2 are counted apart. Every claim with its statistic, CI and threshold: "
+        f"{{doc}}`/{GENERATED}/scorecard`.",
     ]
     return "\n".join(out) + "\n"
 
@@ -658,8 +680,8 @@ def _gallery_page(order: list[str], runs: dict, profiles: dict, thumbs: dict[str
                 out += [f":link: /{GENERATED}/pages/{fid}", ":link-type: doc"]
                 if fid in thumbs:
                     out += [f":img-top: {thumbs[fid]}", f":img-alt: thumbnail of {fid}"]
-                n_ok = sum(bool(c.get("passed")) for c in run.claims)
-                foot = f"{n_ok}/{len(run.claims)} ✓ · `{run.profile}`" if run.claims else "no scorecard"
+                tally = _tally_text(_tally(run.claims)) if run.claims else "no scorecard"
+                foot = f"{tally} · `{run.profile}`" if run.claims else tally
                 out += [f":footer: {foot}", "", _cell(title)]
             else:
                 out += ["", _cell(title), "", f"*Not yet generated* — `gclib run {fid} --profile cpu`"]

@@ -224,7 +224,7 @@ STATUSES = ("completed", "reached", "not_reached", "diverged", "collapsed", "int
 DIVERGE_FACTOR = 100.0
 #: with ``target_loss`` and minibatches, the full-train loss is checked so that it falls by about CHECK_DROP
 #: (log) between checks near the target, or after CHECK_RATIO · steps taken when it is not falling [ours]
-CHECK_DROP, CHECK_RATIO = 0.02, 0.01
+CHECK_DROP, CHECK_RATIO = 0.01, 0.01
 _STOCHASTIC_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
 
 
@@ -406,12 +406,15 @@ class _Run:
         """Schedule the next full-train loss check after the one at ``step`` [ours]: with the log-loss
         decay rate r per step from the last two checks, half the predicted distance to the target but at
         least a CHECK_DROP fall of the loss (so the first check below the target lies within about
-        CHECK_DROP of it), at most a tenth of the steps taken; without a falling rate, CHECK_RATIO · step."""
+        CHECK_DROP of it), at most a tenth of the steps taken; without a falling rate, and within 2× of the
+        target at most, CHECK_RATIO · step (SGD's full-train loss is noisy)."""
         prev, self.last_check = self.last_check, (step, loss)
         interval = CHECK_RATIO * step
         if prev is not None and 0 < loss < prev[1] and step > prev[0]:
             rate = (math.log(prev[1]) - math.log(loss)) / (step - prev[0])
             interval = max(0.5 * math.log(loss / self.a["target_loss"]), CHECK_DROP) / rate
+        if loss < 2 * self.a["target_loss"]:  # near the target a noisy rate must not jump far past it
+            interval = min(interval, CHECK_RATIO * step)
         self.next_check = step + int(min(max(interval, 1.0), max(1.0, 0.1 * step)))
 
     def full_loss(self):

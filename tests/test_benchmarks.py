@@ -17,7 +17,9 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 EXPECTED = {
     "bench_complexity": [("exact GC, K=10 (", "<= 5"), ("exact GC, K=100", "<= 45"),
                          ("Hutchinson GC, 1 probe", "<= 1"), ("vmap(jacrev), K=10", None),
-                         ("naive per-example jacobian loop", None), ("speedup exact vs loop", ">= 40")],
+                         ("naive per-example jacobian loop", None), ("speedup exact vs loop", ">= 40"),
+                         ("sharpness λ_max: one Lanczos iteration", "<= 2.5"), ("sharpness, chunked", None),
+                         ("naive torch.autograd.functional.hvp", None)],
     "bench_sampling": [("torch.randn rate", None), ("naive nn.Module loop", None),
                        *[(f"batched weights {name} ", ">= 0.7") for name in
                          ("he_normal", "he_uniform", "he_truncated_normal", "glorot_normal", "glorot_uniform",

@@ -134,3 +134,56 @@ def test_peak_index_and_prominence(curve, index, prominence):
 def test_peak_statistics_reject_bad_curves(curve):
     with pytest.raises(ValueError, match="curves must be finite"):
         peak_index(curve)
+
+
+# ---------------------------------------------------------------- protocols, reported values, v2 statistics
+def test_v2_claims_carry_the_protocol_and_reported_values_have_no_verdict(tmp_path):
+    from gclib.scorecard import PROTOCOL_NOTES
+
+    card = Scorecard("gc_x", profile="cpu")
+    card.record("G6.rho", statistic=-0.9, threshold=-0.8, direction="<=", passed=True, description="v1 check")
+    card.record("G6.v2.edge", statistic=-0.95, threshold=-0.8, direction="<=", passed=True, protocol="v2",
+                description="ρ over the edge")
+    card.record("G6.v2.contrast", statistic=0.3, direction="report", passed=True, protocol="v2")
+    data = json.loads(card.save(tmp_path).read_text())
+    assert [c["protocol"] for c in data["claims"]] == ["v1", "v2", "v2"]
+    assert data["claims"][1]["description"] == f"ρ over the edge ({PROTOCOL_NOTES['v2']})"
+    assert "protocol v2, fixed 2026-11-28" in data["claims"][2]["description"]
+    assert [c["verdict"] for c in data["claims"]] == ["✓", "✓", "—"]
+    text = card.summary()
+    assert text.splitlines()[0] == "gc_x (cpu): 2/2 ✓ (+1 reported)"
+    assert "G6.v2.contrast  stat=0.30  (reported)  —" in text
+    with pytest.raises(ValueError, match="protocol"):
+        card.record("G6.v3", statistic=1.0, passed=True, protocol="v3")
+
+
+def _tidy(values):
+    """values: {level: [per-seed values]} -> tidy table with columns hp, seed, gc."""
+    return pd.DataFrame([{"hp": level, "seed": s, "gc": v} for level, vals in values.items()
+                         for s, v in enumerate(vals)])
+
+
+def test_seed_mean_spearman_uses_the_means_and_leaves_nans_out():
+    from gclib.scorecard import seed_mean_spearman
+
+    # per seed the trend is noisy (seed 1 alone is not monotone), the seed means fall monotonically
+    table = _tidy({1: [10.0, 9.0, 11.0], 2: [9.0, 9.5, 9.0], 3: [8.0, 9.6, math.nan], 4: [5.0, 6.0, 5.5]})
+    out = seed_mean_spearman(table, "hp")
+    np.testing.assert_allclose(out["means"], [10.0, 9.1666667, 8.8, 5.5])
+    assert out["rho"] == pytest.approx(-1.0) and out["n_levels"] == 4 and out["n_seeds"] == 3
+    lo, hi = out["rho_ci"]
+    assert -1.0 <= lo <= out["rho"] <= hi <= 1.0
+    two = seed_mean_spearman(_tidy({1: [1.0], 2: [2.0], 3: [math.nan]}), "hp")
+    assert math.isnan(two["rho"]) and two["rho_ci"] is None and two["n_levels"] == 2
+    with pytest.raises(ValueError, match="column"):
+        seed_mean_spearman(table, "lr")
+
+
+def test_seed_mean_spread_is_max_over_min_minus_one():
+    from gclib.scorecard import seed_mean_spread
+
+    out = seed_mean_spread(_tidy({0.1: [10.0, 10.2], 0.2: [10.4, 10.6], 0.3: [math.nan, 10.1]}), "hp")
+    assert out["spread"] == pytest.approx(10.5 / 10.1 - 1)
+    lo, hi = out["spread_ci"]
+    assert 0 <= lo <= hi
+    assert math.isnan(seed_mean_spread(_tidy({0.1: [1.0, 2.0]}), "hp")["spread"])
