@@ -8,6 +8,9 @@ PYTHON := $(VENV)/bin/python
 GCLIB := $(VENV)/bin/gclib
 STAMP := $(VENV)/.gclib-installed
 PROFILE ?= cpu
+# figures run at once by `make book` (default: the usable cores) and threads per figure kernel
+JOBS ?=
+THREADS ?= 1
 MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 # torch==2.13.0 is the CPU wheel on the reference machine; any other spec pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
@@ -16,7 +19,7 @@ APT_PACKAGES := dataset-fashion-mnist chromium
 .PHONY: setup system-deps test test-fast book bench lint clean help
 
 help:
-	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first)"
+	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first, JOBS at a time)"
 	@echo "make test                            full test suite (unit, notebooks, nbval, book, browser)"
 	@echo "make test-fast                       unit tests only"
 	@echo "make bench                           ratio benchmarks against the naive baselines"
@@ -54,7 +57,7 @@ test-fast: $(STAMP)
 	$(PYTHON) -m pytest tests -m "not notebooks and not book and not browser and not slow"
 
 book: setup
-	$(GCLIB) book --profile $(PROFILE)
+	$(GCLIB) book --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) --threads $(THREADS)
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/run_all.py

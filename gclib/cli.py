@@ -39,6 +39,7 @@ _EXAMPLES = {
   gclib run gr_width --profile paper --device cuda --out /tmp/figs
   gclib run all --profile cpu                       # every figure; cached ones are skipped
   gclib run all --profile smoke --force             # rerun everything
+  gclib run all --profile cpu --jobs 4              # four figures at a time, one thread each
 
 Values of -p are Python literals (ints, floats, True/False/true/false, None, lists, tuples, dicts, quoted
 strings; anything else is a string), checked against the type of the notebook's default.
@@ -91,9 +92,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the figure table to notebooks/README.md instead (from profiles.yaml)")
     p = add("params", "show a figure's parameters: type, default and each profile's value")
     p.add_argument("figure")
+    def parallel(p):
+        p.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="figures run at once, `all` only (default: the usable cores)")
+
+    def threads(p):
+        p.add_argument("--threads", type=int, default=runner.DEFAULT_THREADS, metavar="T",
+                       help=f"intra-op threads of each kernel (default {runner.DEFAULT_THREADS}; recorded in "
+                            "the provenance)")
+
     p = add("run", "execute one figure notebook (or all) with papermill")
     p.add_argument("figure", help="figure id (see `gclib list`) or `all`")
     common(p, "book/_generated/figures")
+    parallel(p)
+    threads(p)
     p = add("sweep", "run a parameter grid on Dask distributed, one papermill task per cell")
     p.add_argument("figure")
     p.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."), required=True,
@@ -102,9 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     where.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (2)")
+    threads(p)
     p = add("book", "run stale figures (cached) at a profile, then build the Jupyter Book with -W")
     p.add_argument("--profile", default="cpu", choices=runner.PROFILES, help="parameter profile (cpu)")
     p.add_argument("--out", type=Path, default=None, help="figures directory (book/_generated/figures)")
+    parallel(p)
+    threads(p)
     return top
 
 
@@ -185,10 +200,12 @@ def _cmd_run(args) -> int:
     from . import runner
 
     kw = dict(profile=args.profile, overrides=_pairs(args.param, "parameter", runner.parse_literal),
-              device=args.device, out_dir=args.out, force=args.force)
+              device=args.device, out_dir=args.out, force=args.force, threads=args.threads)
     if args.figure == "all":
-        results = runner.run_all(**kw)
+        results = runner.run_all(**kw, jobs=args.jobs)
     else:
+        if args.jobs is not None:
+            raise runner.ParameterError("--jobs applies to `run all` only (one figure is one kernel)")
         results = [runner.run_figure(args.figure, progress=sys.stderr.isatty(), **kw)]
     for res in results:
         _report(res)
@@ -207,7 +224,8 @@ def _cmd_sweep(args) -> int:
     if args.workers < 1:
         raise runner.ParameterError(f"--workers must be >= 1, got {args.workers}")
     table = runner.sweep(args.figure, grid, profile=args.profile, overrides=overrides, device=args.device,
-                         scheduler=args.scheduler, n_workers=args.workers, out_dir=args.out, force=args.force)
+                         scheduler=args.scheduler, n_workers=args.workers, out_dir=args.out, force=args.force,
+                         threads=args.threads)
     shown = [c for c in table.columns if c not in ("provenance", "cell", "error")]
     print(table[shown].to_string(index=False))
     print(f"results: {table.attrs['csv']}")
@@ -222,7 +240,7 @@ def _cmd_book(args) -> int:
     from . import runner
 
     figures_dir = Path(args.out or runner.default_out_dir())
-    results = runner.run_all(args.profile, out_dir=figures_dir)
+    results = runner.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads)
     for res in results:
         _report(res)
     failed = [r.figure for r in results if r.status == "failed"]

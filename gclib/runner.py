@@ -38,9 +38,13 @@ import gclib
 __all__ = ["PROFILES", "ParameterError", "RunError", "Figure", "Parameter", "RunResult", "list_figures",
            "get_figure", "notebook_parameters", "figure_params", "parse_literal", "parse_values",
            "resolve_parameters", "cache_key", "run_figure", "run_all", "sweep", "repo_root",
-           "notebook_directory", "default_out_dir", "default_sweep_dir"]
+           "notebook_directory", "default_out_dir", "default_sweep_dir", "usable_cores", "DEFAULT_THREADS"]
 
 PROFILES = ("smoke", "cpu", "paper")
+#: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
+#: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores
+DEFAULT_THREADS = 1
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 KERNEL_NAME = "python3"  # jupyter_client starts "python" kernels with sys.executable: this (venv) interpreter
 SUCCESS = "success"
 # Modules a notebook never imports: editing them does not invalidate cached figures.
@@ -112,6 +116,8 @@ class _Job:  # everything one execution needs; picklable for Dask
     directory: Path
     cache_key: str
     root: Path
+    threads: int = 1
+    est_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------- locations, figures, parameters
@@ -317,11 +323,13 @@ def _source_hash() -> str:
     return h.hexdigest()
 
 
-def cache_key(figure: str, params: dict, *, profile: str | None = None, notebooks_dir=None) -> str:
-    """sha256 of (figure, profile, resolved parameters, notebook cell sources, gclib sources)."""
+def cache_key(figure: str, params: dict, *, profile: str | None = None, notebooks_dir=None,
+              threads: int = DEFAULT_THREADS) -> str:
+    """sha256 of (figure, profile, resolved parameters, kernel threads, notebook cell sources, gclib
+    sources): the thread count changes the order of floating-point reductions, so it is part of a result."""
     payload = {"figure": figure, "profile": profile if profile is not None else params.get("profile"),
                "parameters": params, "notebook": _notebook_hash(get_figure(figure, notebooks_dir).notebook),
-               "gclib": _source_hash()}
+               "gclib": _source_hash(), "threads": threads}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()
 
 
@@ -393,12 +401,30 @@ def _check_writable(directory: Path) -> None:
                              f"{err.strerror or err}") from None
 
 
-def _prepare(figure, profile, overrides, device, directory, notebooks_dir) -> _Job:
+def _check_threads(threads) -> int:
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ParameterError(f"threads must be an integer >= 1, got {threads!r}")
+    return threads
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under ``taskset``), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _prepare(figure, profile, overrides, device, directory, notebooks_dir,
+             threads: int = DEFAULT_THREADS) -> _Job:
     params = resolve_parameters(figure, profile, overrides, device, notebooks_dir=notebooks_dir)
-    key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir)
+    _check_threads(threads)
+    key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir, threads=threads)
     _check_writable(directory)
-    return _Job(figure, get_figure(figure, notebooks_dir).notebook, profile, params, directory.resolve(), key,
-                repo_root())
+    fig = get_figure(figure, notebooks_dir)
+    est = fig.est_seconds.get(profile)
+    return _Job(figure, fig.notebook, profile, params, directory.resolve(), key, repo_root(), threads,
+                float(est) if isinstance(est, (int, float)) else 0.0)
 
 
 def _paths(job: _Job):
@@ -489,7 +515,8 @@ def _execute(job: _Job, progress: bool = False) -> RunResult:
            "notebook": _rel(job.notebook, job.root), "git_sha": _git(job.root, "rev-parse", "HEAD"),
            "git_dirty": None if dirty is None else bool(dirty), "versions": _versions(),
            "device": _device_name(job.parameters.get("device")),
-           "seed": job.parameters.get("seed", job.parameters.get("seeds")), "start": _now(), "end": None,
+           "seed": job.parameters.get("seed", job.parameters.get("seeds")), "threads": job.threads,
+           "start": _now(), "end": None,
            "wall_seconds": None, "cache_key": job.cache_key, "status": "running", "error": None,
            "failed_cell": None}
     _write_json(prov, rec)
@@ -497,7 +524,8 @@ def _execute(job: _Job, progress: bool = False) -> RunResult:
     path = os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
                                         os.environ.get("PYTHONPATH")) if p)
     # figures must appear inline in the executed notebook (the book shows it), whatever the caller's backend
-    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path}
+    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path,
+           **{var: str(job.threads) for var in _THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
     t0 = time.perf_counter()
     error = cell = crash = None
     try:
@@ -526,35 +554,78 @@ def _execute(job: _Job, progress: bool = False) -> RunResult:
 
 def run_figure(figure: str, *, profile: str = "smoke", overrides: dict | None = None,
                device: str | None = None, out_dir=None, force: bool = False, progress: bool = False,
-               notebooks_dir=None) -> RunResult:
+               notebooks_dir=None, threads: int = DEFAULT_THREADS) -> RunResult:
     """Execute one figure into ``<out_dir>/<figure>/`` unless a successful run with the same cache key is
-    there (status "cached"); ``force`` reruns. Bad input raises :class:`ParameterError` before any kernel
-    starts; a failing cell returns status "failed" with ``error`` naming the cell."""
+    there (status "cached"); ``force`` reruns. The kernel runs ``threads`` intra-op threads (recorded in the
+    provenance). Bad input raises :class:`ParameterError` before any kernel starts; a failing cell returns
+    status "failed" with ``error`` naming the cell."""
     out = Path(out_dir or default_out_dir()) / figure
-    job = _prepare(figure, profile, overrides, device, out, notebooks_dir)
+    job = _prepare(figure, profile, overrides, device, out, notebooks_dir, threads)
     return (None if force else _cached(job)) or _execute(job, progress)
+
+
+def _crashed(job: _Job, err: BaseException) -> RunResult:
+    nb, prov, _ = _paths(job)
+    error = str(err) if isinstance(err, RunError) else f"{type(err).__name__}: {err}"
+    return RunResult(job.figure, "failed", job.profile, job.parameters, job.directory, nb, prov, None, None,
+                     job.cache_key, error)
+
+
+def _figure_task(job: _Job) -> RunResult:
+    """One figure in a Dask worker: a crash (kernel died) becomes a failed result, so it stops nothing."""
+    try:
+        return _execute(job)
+    except RunError as err:
+        return _crashed(job, err)
 
 
 def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: str | None = None,
             out_dir=None, force: bool = False, figures: list[str] | None = None, notebooks_dir=None,
-            progress: bool = True) -> list[RunResult]:
-    """Run every figure (or ``figures``) with a tqdm bar, skipping cached ones; all inputs are checked
-    before the first notebook starts, and a failing figure does not stop the others."""
+            progress: bool = True, jobs: int | None = None, threads: int = DEFAULT_THREADS,
+            scheduler: str | None = None) -> list[RunResult]:
+    """Run every figure (or ``figures``), skipping cached ones, ``jobs`` at a time (default: the usable
+    cores), each kernel with ``threads`` intra-op threads, longest expected first (``est_seconds`` of the
+    profile), with one progress bar for the whole set. All inputs are checked before the first notebook
+    starts; a failing figure does not stop the others. ``jobs > 1`` (or a ``scheduler`` address) runs the
+    figures as tasks on Dask distributed (a ``LocalCluster`` of ``jobs`` single-threaded worker processes);
+    results come back in the order of ``figures``."""
     from tqdm.auto import tqdm
 
     out = Path(out_dir or default_out_dir())
     ids = figures if figures is not None else [f.id for f in list_figures(notebooks_dir)]
-    jobs = [_prepare(f, profile, overrides, device, out / f, notebooks_dir) for f in ids]
-    results = []
-    bar = tqdm(jobs, desc=f"figures ({profile})", unit="fig", disable=not progress, file=sys.stderr)
-    for job in bar:
-        bar.set_postfix_str(job.figure)
-        try:
-            results.append((None if force else _cached(job)) or _execute(job))
-        except RunError as err:
-            nb, prov, _ = _paths(job)
-            results.append(RunResult(job.figure, "failed", job.profile, job.parameters, job.directory, nb,
-                                     prov, None, None, job.cache_key, str(err)))
+    jobs = usable_cores() if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ParameterError(f"jobs must be an integer >= 1, got {jobs!r}")
+    prepared = [_prepare(f, profile, overrides, device, out / f, notebooks_dir, threads) for f in ids]
+    results: list = [None] * len(prepared)
+    pending = []
+    for i, job in enumerate(prepared):
+        hit = None if force else _cached(job)
+        if hit:
+            results[i] = hit
+        else:
+            pending.append(i)
+    pending.sort(key=lambda i: -prepared[i].est_seconds)  # longest expected first
+    bar = tqdm(total=len(prepared), initial=len(prepared) - len(pending), desc=f"figures ({profile})",
+               unit="fig", disable=not progress, file=sys.stderr)
+    try:
+        if pending and (jobs > 1 or scheduler):
+            def done(i, result):
+                results[i] = _crashed(prepared[i], result) if isinstance(result, BaseException) else result
+                bar.set_postfix_str(prepared[i].figure)
+                bar.update(1)
+
+            _on_dask(_figure_task, {i: prepared[i] for i in pending}, done, scheduler, jobs)
+        for i in pending:
+            if results[i] is None:
+                bar.set_postfix_str(prepared[i].figure)
+                try:
+                    results[i] = _execute(prepared[i])
+                except RunError as err:
+                    results[i] = _crashed(prepared[i], err)
+                bar.update(1)
+    finally:
+        bar.close()
     return results
 
 
@@ -583,14 +654,16 @@ def _row(cell: dict, job: _Job, result: RunResult | None, status: str, error: st
 
 def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | None = None,
           device: str | None = None, scheduler: str | None = None, n_workers: int = 2, out_dir=None,
-          force: bool = False, notebooks_dir=None, progress: bool = True):
+          force: bool = False, notebooks_dir=None, progress: bool = True, threads: int = DEFAULT_THREADS):
     """Run the cartesian product of ``grid`` ({name: [values]}) as independent papermill tasks on Dask
     (a ``LocalCluster(n_workers, threads_per_worker=1, processes=True)``, or ``Client(scheduler)``) into
-    ``<out_dir>/sweeps/<figure>/<cell>/``, with ``retries=2`` for crashed tasks; cells with a successful
-    run of the same cache key are not recomputed (no cluster starts when all are). Returns a DataFrame,
-    one row per cell in grid order (grid values, each claim's statistic and verdict, status, wall seconds,
-    error, cell, provenance path), also written to ``results.csv`` (and ``results.parquet`` with pyarrow)."""
+    ``<out_dir>/sweeps/<figure>/<cell>/``, each kernel with ``threads`` intra-op threads (the rule of
+    :func:`run_all`), with ``retries=2`` for crashed tasks; cells with a successful run of the same cache
+    key are not recomputed (no cluster starts when all are). Returns a DataFrame, one row per cell in grid
+    order (grid values, each claim's statistic and verdict, status, wall seconds, error, cell, provenance
+    path), also written to ``results.csv`` (and ``results.parquet`` with pyarrow)."""
     import pandas as pd
+    from tqdm.auto import tqdm
 
     fixed = dict(overrides or {})
     if not isinstance(grid, dict) or not grid or \
@@ -600,6 +673,7 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
         raise ParameterError(f"parameters both swept and fixed: {', '.join(sorted(set(grid) & set(fixed)))}")
     if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
         raise ParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+    _check_threads(threads)
     base = Path(out_dir or default_sweep_dir()) / "sweeps" / figure
     notebook = get_figure(figure, notebooks_dir).notebook
     cells, jobs = [], []
@@ -607,20 +681,29 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
         params = resolve_parameters(figure, profile, {**fixed, **dict(zip(grid, combo))}, device,
                                     notebooks_dir=notebooks_dir)
         cells.append({k: params[k] for k in grid})
-        key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir)
+        key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir, threads=threads)
         jobs.append(_Job(figure, notebook, profile, params, (base / _cell_key(cells[-1])).resolve(), key,
-                         repo_root()))
+                         repo_root(), threads))
     _check_writable(base)
     rows: list = [None] * len(jobs)
-    pending = []
+    pending = {}
     for i, job in enumerate(jobs):
         hit = None if force else _cached(job)
         if hit:
             rows[i] = _row(cells[i], job, hit, "cached")
         else:
-            pending.append(i)
+            pending[i] = job
     if pending:
-        _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progress)
+        with tqdm(total=len(pending), desc=f"sweep {figure}", unit="cell", disable=not progress,
+                  file=sys.stderr) as bar:
+            def done(i, result):
+                if isinstance(result, BaseException):
+                    rows[i] = _row(cells[i], jobs[i], None, "error", f"{type(result).__name__}: {result}")
+                else:
+                    rows[i] = _row(cells[i], jobs[i], result, result.status, result.error)
+                bar.update(1)
+
+            _on_dask(_sweep_task, pending, done, scheduler, n_workers, retries=2)
     table = pd.DataFrame(rows)
     table.to_csv(base / "results.csv", index=False)
     try:
@@ -633,9 +716,12 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
     return table
 
 
-def _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progress) -> None:
+def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, retries: int = 0) -> None:
+    """Run ``task(job)`` for every ``{i: job}`` on Dask distributed — ``Client(scheduler)``, or a
+    ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` — with priority to the longest
+    expected (``job.est_seconds``), calling ``done(i, result)`` as each finishes (``result`` is the
+    exception when the task failed after ``retries``)."""
     from dask.distributed import Client, LocalCluster, as_completed
-    from tqdm.auto import tqdm
 
     # LocalCluster's nannies write their worker environment (OMP_NUM_THREADS=1, MKL_…, OPENBLAS_…,
     # PYTHONHASHSEED, …) into this process's os.environ; restored below, or every notebook this process
@@ -647,18 +733,11 @@ def _run_on_dask(jobs, cells, pending, rows, scheduler, n_workers, figure, progr
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(scheduler or cluster)
-        futures = {client.submit(_sweep_task, jobs[i], retries=2, pure=False,
-                                 key=f"gclib-{figure}-{jobs[i].directory.name}-{time.time_ns()}"): i
-                   for i in pending}
-        for fut in tqdm(as_completed(futures), total=len(futures), desc=f"sweep {figure}", unit="cell",
-                        disable=not progress, file=sys.stderr):
-            i = futures[fut]
-            if fut.status == "error":
-                exc = fut.exception()
-                rows[i] = _row(cells[i], jobs[i], None, "error", f"{type(exc).__name__}: {exc}")
-            else:
-                result = fut.result()
-                rows[i] = _row(cells[i], jobs[i], result, result.status, result.error)
+        futures = {client.submit(task, job, retries=retries, pure=False, priority=int(job.est_seconds),
+                                 key=f"gclib-{job.figure}-{job.directory.name}-{time.time_ns()}"): i
+                   for i, job in jobs.items()}
+        for fut in as_completed(futures):
+            done(futures[fut], fut.exception() if fut.status == "error" else fut.result())
     finally:
         if client is not None:
             client.close()

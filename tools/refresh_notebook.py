@@ -4,9 +4,11 @@
 Usage (from the repository root): .venv/bin/python tools/refresh_notebook.py notebooks/gc_l2.ipynb [...]
 
 Each notebook runs with papermill in notebooks/ (so its figures go to the git-ignored notebooks/figures/),
+with one intra-op thread per kernel as the runner does,
 then papermill's timestamps, durations and the injected-parameters bookkeeping are removed, leaving only
 the kernelspec and the cell outputs nbval compares.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,10 @@ def strip(nb):
 
 
 def main(paths):
+    # one intra-op thread in the kernel, the runner's rule (gclib.runner.DEFAULT_THREADS): the committed
+    # outputs are then the same on a 2-core and a 16-core machine
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
     for p in map(Path, paths):
         pm.execute_notebook(str(p), str(p), cwd=str(p.parent), kernel_name="python3", progress_bar=False)
         nb = strip(nbformat.read(p, as_version=4))
