@@ -21,9 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gclib._device import derive_generator
-from gclib._validate import check_choice, check_optional_positive_int, check_positive_int, check_tensor
+from gclib.device import derive_generator
 from gclib.linalg import top_eigenpair
+from gclib.validate import check_choice, check_optional_positive_int, check_positive_int, check_tensor
+
+__all__ = ["METHODS", "PROBES", "GCResult", "eval_mode", "geometric_complexity", "gc_penalty",
+           "layer_weights", "leading_linear_cut", "reverse_work", "spectral_norm_bound",
+           "parameter_norm_bound"]
 
 METHODS = ("exact", "hutchinson")
 PROBES = ("gaussian", "rademacher")
@@ -119,16 +123,17 @@ def _is_flat_alias(inp, xin: torch.Tensor) -> bool:
             and xin.is_contiguous() and inp.data_ptr() == xin.data_ptr())
 
 
-def _work(model: nn.Module, method: str, n_probes: int, n: int) -> int | None:
-    """Reverse passes x examples of one call, for ``_forward``'s cut rule: R = n_probes (hutchinson) or
-    K, read off a last nn.Linear (exact; None when K is not known before the forward: always cut)."""
+def reverse_work(model: nn.Module, method: str, n_probes: int, n: int) -> int | None:
+    """Reverse passes x examples of one call, for ``leading_linear_cut``'s cut rule: R = n_probes
+    (hutchinson) or K, read off a last nn.Linear (exact; None when K is not known before the forward:
+    always cut)."""
     if method == "hutchinson":
         return n_probes * n
     layers = layer_weights(model)
     return layers[-1].out_features * n if layers and isinstance(layers[-1], nn.Linear) else None
 
 
-def _forward(model: nn.Module, xin: torch.Tensor, *, graph: bool, cache: dict | None = None,
+def leading_linear_cut(model: nn.Module, xin: torch.Tensor, *, graph: bool, cache: dict | None = None,
              work: int | None = None):
     """Forward pass, cut at a leading nn.Linear where it saves work [ours: an exact speed-up].
 
@@ -186,8 +191,9 @@ def _forward(model: nn.Module, xin: torch.Tensor, *, graph: bool, cache: dict | 
 def _sq_grad_norms(out: torch.Tensor, wrt: torch.Tensor, gram: torch.Tensor | None,
                    scalars: list[torch.Tensor], *, create_graph: bool) -> torch.Tensor:
     """Row j: per-example ||d scalars[j] / d x_i||^2, shape (len(scalars), n), from g = d scalars[j]/d wrt:
-    ||g_i||^2 (wrt = x) or g_i G g_i^T (wrt = z of a cut leading Linear, see ``_forward``). One reverse
-    pass per row, all sharing the forward graph (retain_graph until the last unless ``create_graph``)."""
+    ||g_i||^2 (wrt = x) or g_i G g_i^T (wrt = z of a cut leading Linear, see ``leading_linear_cut``). One
+    reverse pass per row, all sharing the forward graph (retain_graph until the last unless
+    ``create_graph``)."""
     n = wrt.shape[0]
     if not out.requires_grad:  # output does not depend on anything differentiable: J = 0
         return torch.zeros(len(scalars), n, dtype=out.dtype, device=out.device)
@@ -218,7 +224,7 @@ def geometric_complexity(model: nn.Module, x: torch.Tensor, *, method: str = "ex
 
     exact [ours: implementation]: one forward pass per chunk and K reverse passes with cotangent e_k,
         GC = sum_k (1/N) sum_i ||d f_k(x_i)/dx_i||^2. When x enters only through a leading nn.Linear
-        (h < d) the passes stop at its output and use G = W W^T (see ``_forward``; exact, not an
+        (h < d) the passes stop at its output and use G = W W^T (see ``leading_linear_cut``; exact, not an
         approximation). Faster than ``vmap(jacrev)`` on CPU at K = 10 and K = 100
         (benchmarks/bench_complexity.py).
     hutchinson [Hutchinson 1989; Hoffman, Roberts & Yaida 2019]: ||J||_F^2 = E_v ||v^T J||^2 for v in R^K
@@ -252,11 +258,11 @@ def geometric_complexity(model: nn.Module, x: torch.Tensor, *, method: str = "ex
         raise ValueError(f"per_class=True requires method='exact', got method={method!r}")
     n = x.shape[0]
     k, probes, parts, cache = None, None, [], {}
-    work = _work(model, method, n_probes, n)
+    work = reverse_work(model, method, n_probes, n)
     with eval_mode(model), torch.enable_grad():
         for start in range(0, n, step):
             xin = x[start:start + step].detach().requires_grad_(True)
-            out, wrt, gram = _forward(model, xin, graph=False, cache=cache, work=work)
+            out, wrt, gram = leading_linear_cut(model, xin, graph=False, cache=cache, work=work)
             kc = _check_output(out, xin.shape[0])
             if k is not None and kc != k:
                 raise ValueError(f"model output width changed between chunks: {k} then {kc}")
@@ -298,7 +304,8 @@ def gc_penalty(model: nn.Module, x: torch.Tensor, *, method: str = "exact", n_pr
     _check_common(model, x, method, n_probes, probe, generator)
     with torch.enable_grad():
         xin = x.detach().requires_grad_(True)
-        out, wrt, gram = _forward(model, xin, graph=True, work=_work(model, method, n_probes, xin.shape[0]))
+        work = reverse_work(model, method, n_probes, xin.shape[0])
+        out, wrt, gram = leading_linear_cut(model, xin, graph=True, work=work)
         k = _check_output(out, xin.shape[0])
         probes = _draw_probes(probe, (n_probes, xin.shape[0], k), out, generator) \
             if method == "hutchinson" else None

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from gclib._device import derive_generator
-from gclib._validate import check_optional_positive_int, check_positive_int
 from gclib.complexity import eval_mode
+from gclib.device import derive_generator
+from gclib.functions import loss_function
 from gclib.linalg import top_eigenpair
-from gclib.losses import loss_function
+from gclib.validate import check_optional_positive_int, check_positive_int
 
 __all__ = ["SharpnessResult", "sharpness", "hessian_vector_product", "gn_trace", "gn_penalty"]
 
@@ -88,7 +88,7 @@ def hessian_vector_product(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *
     mode (restored after each product). ``chunk_size=None``: the gradient graph of the whole batch is built
     once and reused by every product (≈ 1.4 fwd+bwd units each); with chunks each product rebuilds it per
     chunk (≈ 2.5 units, memory bounded), H v = Σ_c (n_c/n) H_c v. ``loss``: a name of
-    ``gclib.losses.LOSSES`` or a callable (out, y) -> mean scalar."""
+    ``gclib.functions.LOSSES`` or a callable (out, y) -> mean scalar."""
     loss_fn = _check_loss_inputs(model, x, y, loss)
     step = check_optional_positive_int("chunk_size", chunk_size) or x.shape[0]
     params = _params(model)
@@ -139,7 +139,7 @@ def sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss="cross
 
     Args:
         model: any ``nn.Module``; x: inputs (N, ...); y: targets (N,) class indices or (N, ...) floats.
-        loss: "cross_entropy", "mse" (``gclib.losses``) or a callable (out, y) -> mean scalar.
+        loss: "cross_entropy", "mse" (``gclib.functions``) or a callable (out, y) -> mean scalar.
         chunk_size: examples per forward pass (bounds memory; ``None``: one pass, graph reused).
     Returns:
         :class:`SharpnessResult` (value, vector (P,) float64, n_iter, converged, residual).

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln, xlogy
 
-from gclib._validate import check_positive_int, check_real
+from gclib.validate import check_positive_int, check_real
 
 _LOG_PI = math.log(math.pi)
 #: radius below which the volume decreases for every n >= 0: ψ(1) = −γ = ln(π r²) ⇔ r = √(e^{−γ}/π) ≈ 0.4228

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gclib._validate import check_choice, check_positive_int, check_real
+from gclib.validate import check_choice, check_positive_int, check_real
 
 __all__ = ["EIGEN_METHODS", "Eigenpair", "top_eigenpair"]
 

@@ -1,4 +1,5 @@
-"""Init-scheme registry, batched sampling of initial losses, streamed loss histograms, mode dominance.
+"""Init-scheme registry, batched sampling of initial losses, streamed loss histograms (their zero/central
+mode dominance: ``gclib.dominance``).
 
 For Teague 2022 (geometric regularization): the loss of *many independently initialized* MLPs on fixed
 data, and whether its histogram is dominated by a zero mode or a central mode. Everything here is ours
@@ -26,21 +27,20 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from gclib._device import derive_generator, resolve_device
-from gclib._validate import check_choice, check_positive_int, check_real, check_sizes, check_tensor
+from gclib.device import derive_generator, resolve_device
+from gclib.functions import ACTIVATIONS, POINTWISE_LOSSES
+from gclib.validate import check_choice, check_positive_int, check_real, check_sizes, check_tensor
 
-__all__ = ["INIT_SCHEMES", "ACTIVATIONS", "LOSSES", "InitScheme", "LossHistogram", "ModeDominance",
+__all__ = ["INIT_SCHEMES", "InitScheme", "LossHistogram", "bucket_counts", "check_edges", "pcg64_uniform_",
            "init_names", "get_init", "init_std", "sample_weights", "sample_init_losses",
-           "init_loss_histogram", "mode_dominance", "dominance_bootstrap"]
+           "init_loss_histogram"]
 
 _TRUNC_STD = 0.87962566103423978   # std of N(0, 1) truncated to [-2, 2] (the Keras constant)
 _TRUNC_ERF = math.erf(2.0 / math.sqrt(2.0))  # P(|Z| < 2) = erf(√2)
 BLOCK = 1024                          # inits per RNG block (upper bound; halved for big nets)
 _BLOCK_FLOATS = 1 << 24               # random numbers per block at most (64 MB in float32)
 _CHUNK_FLOATS = 1 << 26               # random numbers per chunk at most (256 MB in float32)
-_CONTRACT_SD = 3.0                    # tolerance of the contracting-volume check, in Poisson SD
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,14 @@ def _fill_truncated_(out: torch.Tensor, a: float, generator: torch.Generator) ->
     """
     if out.device.type == "cpu" and out.dtype in (torch.float32, torch.float64) and out.is_contiguous():
         seed = int(torch.randint(0, 2**63 - 1, (), generator=generator))
-        _pcg64_uniform_(out.detach().numpy().reshape(-1), seed, 2.0 * _TRUNC_ERF)
+        pcg64_uniform_(out.detach().numpy().reshape(-1), seed, 2.0 * _TRUNC_ERF)
         out.sub_(_TRUNC_ERF)
     else:
         out.uniform_(-_TRUNC_ERF, _TRUNC_ERF, generator=generator)
     return out.erfinv_().mul_(math.sqrt(2.0) * a)
 
 
-def _pcg64_uniform_(u: np.ndarray, seed: int, scale: float) -> np.ndarray:
+def pcg64_uniform_(u: np.ndarray, seed: int, scale: float) -> np.ndarray:
     """Fill the 1-D float array ``u`` with ``scale`` × ``np.random.Generator(PCG64(seed)).random(dtype=…)``.
 
     float32: the same numbers, built from ``random_raw`` (each 64-bit output gives two 32-bit halves, low
@@ -123,8 +123,6 @@ INIT_SCHEMES: dict[str, InitScheme] = {s.name: s for s in [
                "nn.Linear default: weight and bias U(±1/√fan_in)"),
     InitScheme("normal", "normal", lambda fi, fo, s: s, "N(0, std²), std given"),
 ]}
-ACTIVATIONS = {"relu": torch.relu_, "tanh": torch.tanh_, "linear": lambda h: h, "gelu": F.gelu}
-LOSSES = ("mse", "mae")
 
 
 def init_names() -> list[str]:
@@ -181,8 +179,8 @@ def _spec(layer_sizes, *, init, n_inits, x, y, activation="relu", loss="mse", bi
     sizes = check_sizes("layer_sizes", layer_sizes)
     scheme = get_init(init)
     check_positive_int("n_inits", n_inits)
-    act = ACTIVATIONS[check_choice("activation", activation, ACTIVATIONS)]
-    check_choice("loss", loss, LOSSES)
+    act = ACTIVATIONS[check_choice("activation", activation, ACTIVATIONS)].inplace
+    check_choice("loss", loss, POINTWISE_LOSSES)
     check_choice("bias", bias, ("zero", "sampled"))
     check_choice("method", method, ("weights", "preactivation"))
     check_positive_int("chunk_size", chunk_size)
@@ -323,13 +321,13 @@ class LossHistogram:
         return getattr(self, key)
 
 
-def _bucket_counts(u: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+def bucket_counts(u: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """(len(edges)+1,) int64: [underflow, counts…, overflow]; NaN counts as overflow."""
     idx = torch.bucketize(u.nan_to_num(nan=math.inf), edges, right=True)
     return torch.bincount(idx, minlength=edges.numel() + 1)
 
 
-def _check_edges(name, edges) -> np.ndarray:
+def check_edges(name, edges) -> np.ndarray:
     e = np.asarray(edges.detach().cpu() if isinstance(edges, torch.Tensor) else edges, dtype=np.float64)
     if e.ndim != 1 or e.size < 2 or not np.isfinite(e).all() or not (np.diff(e) > 0).all():
         raise ValueError(f"{name} must be a 1-D, finite, strictly increasing array of ≥ 2 values")
@@ -343,7 +341,7 @@ def init_loss_histogram(layer_sizes, *, edges, normalize_by: float | None = None
     u = ℓ / normalize_by (e.g. L₀ = mean y²) in float64, binned with ``torch.bucketize``; only one chunk's
     weights and losses are alive at a time, so memory is flat in ``n_inits``.
     """
-    e = _check_edges("edges", edges)
+    e = check_edges("edges", edges)
     scale = 1.0 if normalize_by is None else check_real("normalize_by", normalize_by, low=0.0, low_open=True)
     sp = _spec(layer_sizes, **kwargs)
     te = torch.as_tensor(e, device=sp.device)
@@ -351,7 +349,7 @@ def init_loss_histogram(layer_sizes, *, edges, normalize_by: float | None = None
     dead_total, dead_u = 0, math.nan
     for _, losses, dead in _chunks(sp, progress):
         u = losses.double() / scale
-        total += _bucket_counts(u, te)
+        total += bucket_counts(u, te)
         k = int(dead.sum())
         if k and not dead_total:   # every dead net has the same loss: that of the zero predictor
             dead_u = float(u[dead][0])
@@ -359,181 +357,3 @@ def init_loss_histogram(layer_sizes, *, edges, normalize_by: float | None = None
     dbin = int(np.searchsorted(e, dead_u, side="right")) - 1 if dead_total else None
     t = total.cpu().numpy()
     return LossHistogram(t[1:-1].copy(), e, int(t[0]), int(t[-1]), sp.n, dead_total, dbin, dead_u)
-
-
-# ------------------------------------------------------------------------------------------ mode dominance
-@dataclass(frozen=True, eq=False)
-class ModeDominance:
-    """Zero- vs central-mode dominance of one loss histogram (definition ours; design notes, steps 1–5, 8).
-
-    D: ln((h0+δ)/(hc+δ)), δ = 1/(N·bin width). h0: density of the first bin. hc: density (unsmoothed) at
-    the highest central mode, 0 if none; uc: its bin centre (nan if none). zero_mode: p₁ ≥ p₂.
-    central_mode_count / central_modes: peaks of the smoothed density at bins k ≥ 3 (1-based) with
-    prominence ≥ prominence·max p (bin centres). dominant: "zero" (zero mode and D > 0), "central"
-    (hc > h0) or "none". density: (B,) densities p_k = live count_k/(N·width) (dead atom removed,
-    overflow excluded, N = all inits). counts: the live counts. n, delta, first_bin_mass (count₁/N),
-    overflow_fraction, dead_fraction. contracting: density non-decreasing up to the central mode within
-    Monte Carlo error, c_{k+1} − c_k ≥ −3√(c_k + c_{k+1}) for every pair of bins below it (3 Poisson SD
-    of the difference, so a flat top rarely fails by chance; None without a central mode). log_cdf_slope:
-    least-squares slope of log F(u) vs log u at the bin edges below uc (F = empirical CDF; nan if < 2).
-    """
-
-    D: float
-    h0: float
-    hc: float
-    uc: float
-    zero_mode: bool
-    central_mode_count: int
-    central_modes: tuple
-    dominant: str
-    density: np.ndarray
-    edges: np.ndarray
-    counts: np.ndarray
-    n: int
-    delta: float
-    first_bin_mass: float
-    overflow_fraction: float
-    dead_fraction: float
-    contracting: bool | None
-    log_cdf_slope: float
-
-
-def _dominance(live: np.ndarray, n: int, overflow: int, dead: int, edges: np.ndarray, smooth: int,
-               prominence: float) -> ModeDominance:
-    from scipy.ndimage import uniform_filter1d
-    from scipy.signal import find_peaks
-
-    width = float(edges[1] - edges[0])
-    p = live / (n * width)
-    delta = 1.0 / (n * width)
-    ps = uniform_filter1d(p, size=smooth, mode="nearest") if smooth > 1 else p
-    peaks = find_peaks(ps, prominence=prominence * p.max())[0] if p.max() > 0 else np.zeros(0, int)
-    peaks = peaks[peaks >= 2]
-    centres = 0.5 * (edges[:-1] + edges[1:])
-    h0, zero_mode = float(p[0]), bool(p[0] >= p[1])
-    kc = int(peaks[np.argmax(p[peaks])]) if peaks.size else -1
-    hc, uc = (float(p[kc]), float(centres[kc])) if kc >= 0 else (0.0, math.nan)
-    D = math.log((h0 + delta) / (hc + delta))
-    dominant = "zero" if zero_mode and D > 0 else "central" if hc > h0 else "none"
-    contracting, slope = None, math.nan
-    if kc >= 0:
-        c = live[:kc + 1].astype(np.float64)
-        contracting = bool(np.all(np.diff(c) >= -_CONTRACT_SD * np.sqrt(c[1:] + c[:-1])))
-        cdf, e = np.cumsum(live[:kc]) / n, edges[1:kc + 1]
-        ok = cdf > 0
-        if ok.sum() >= 2:
-            slope = float(np.polyfit(np.log(e[ok]), np.log(cdf[ok]), 1)[0])
-    return ModeDominance(D, h0, hc, uc, zero_mode, int(peaks.size), tuple(float(centres[k]) for k in peaks),
-                         dominant, p, edges, live, n, delta, float(live[0] / n), overflow / n, dead / n,
-                         contracting, slope)
-
-
-def _prepare(losses, counts, edges, l_ref, n_bins, u_max, dead, dead_u, overflow, smooth, prominence):
-    """Validate and reduce either input path to (live counts, N, overflow, dead, u-edges)."""
-    l_ref = check_real("l_ref", l_ref, low=0.0, low_open=True)
-    check_positive_int("smooth", smooth)
-    if smooth % 2 == 0:
-        raise ValueError(f"smooth must be an odd positive integer, got {smooth}")
-    check_real("prominence", prominence, low=0.0, high=1.0)
-    if (losses is None) == (counts is None):
-        raise ValueError("pass exactly one of losses or counts (with edges)")
-    if isinstance(counts, LossHistogram):
-        cnt, e, under = counts.counts.astype(np.int64), counts.edges / l_ref, counts.underflow
-        overflow, dead, dbin = counts.overflow, counts.dead, counts.dead_bin
-    else:
-        check_positive_int("dead", dead, allow_zero=True)
-        check_positive_int("overflow", overflow, allow_zero=True)
-        dead_u = check_real("dead_u", dead_u, low=0.0)
-        if losses is not None:
-            check_positive_int("n_bins", n_bins)
-            check_real("u_max", u_max, low=0.0, low_open=True)
-            t = torch.as_tensor(losses.detach().cpu() if torch.is_tensor(losses) else np.asarray(losses))
-            if t.dim() != 1 or t.numel() == 0 or not t.is_floating_point():
-                raise ValueError(f"losses must be a non-empty 1-D float array, got shape {tuple(t.shape)}")
-            if bool(torch.isnan(t).any()) or bool((t < 0).any()):
-                raise ValueError("losses must be non-negative and not NaN")
-            e = np.linspace(0.0, u_max, n_bins + 1)
-            b = _bucket_counts(t.double() / l_ref, torch.as_tensor(e)).numpy()
-            cnt, under, overflow = b[1:-1], 0, int(b[-1])
-            if dead:   # the atom: the most repeated exact value within 1e-4 of dead_u (dead nets tie exactly)
-                u = t.double().numpy() / l_ref
-                vals, reps = np.unique(u[np.abs(u - dead_u) <= 1e-4 * max(dead_u, 1.0)], return_counts=True)
-                dead_u = float(vals[np.argmax(reps)]) if vals.size else dead_u
-        else:
-            if edges is None:
-                raise ValueError("counts needs edges (len(counts) + 1 values)")
-            cnt = np.asarray(counts)
-            e = _check_edges("edges", edges) / l_ref
-            if cnt.ndim != 1 or cnt.size + 1 != e.size or (cnt < 0).any() or not np.all(cnt == np.round(cnt)):
-                raise ValueError(f"counts must be {e.size - 1} non-negative integers (len(edges) − 1)")
-            cnt, under = cnt.astype(np.int64), 0
-        dbin = (int(np.searchsorted(e, dead_u, side="right")) - 1) if dead else None
-    if cnt.size < 3:
-        raise ValueError(f"need at least 3 bins, got {cnt.size}")
-    if e[0] != 0.0 or under:
-        raise ValueError("the first edge must be 0 (zero loss), with no underflow")
-    if not np.allclose(np.diff(e), e[1] - e[0], rtol=1e-6, atol=0.0):
-        raise ValueError("edges must be equally spaced")
-    n = int(cnt.sum()) + int(overflow)
-    live = cnt.copy()
-    if dbin is not None:
-        have = overflow if dbin >= live.size else live[dbin]
-        if have < dead:
-            raise ValueError(f"dead={dead} exceeds the {have} inits in the dead atom's bin ({dbin}); "
-                             "dead networks must be included in the counts")
-        if dbin >= live.size:
-            overflow -= dead
-        else:
-            live[dbin] -= dead
-    return live, n, int(overflow), int(dead), e
-
-
-def mode_dominance(losses=None, *, counts=None, edges=None, l_ref: float = 1.0, n_bins: int = 100,
-                   u_max: float = 4.0, dead: int = 0, dead_u: float = 1.0, overflow: int = 0, smooth: int = 3,
-                   prominence: float = 0.05) -> ModeDominance:
-    """Zero- vs central-mode dominance, exactly per the design notes' steps 1–5 and 8 [ours].
-
-    Args:
-        losses: (N,) raw losses (tensor or ndarray) → u = ℓ/l_ref binned on ``n_bins`` equal bins over
-            [0, u_max]; u ≥ u_max is overflow (in N, excluded from peaks). Or, instead:
-        counts: a ``LossHistogram`` (uses its edges/l_ref, overflow, dead and dead bin) or (B,) counts with
-            ``edges`` (B+1, equally spaced, first 0; divided by l_ref) and ``overflow``.
-        dead: inits in the dead-network atom (output exactly 0). Raw losses cannot reveal them, so pass
-            the count (from ``init_loss_histogram``) and their normalised loss ``dead_u`` (1 when l_ref = L₀).
-            They must be inside the counts; they are removed from their bin (kept in N), reported as
-            dead_fraction, and never form a mode.
-        smooth: odd moving-average width for peak finding. prominence: fraction of max p.
-    Returns:
-        ``ModeDominance``.
-    """
-    live, n, ov, dd, e = _prepare(losses, counts, edges, l_ref, n_bins, u_max, dead, dead_u, overflow, smooth,
-                                  prominence)
-    return _dominance(live, n, ov, dd, e, smooth, prominence)
-
-
-def dominance_bootstrap(losses, *, n_boot: int = 200, seed: int = 0, level: float = 0.95,
-                        **kw) -> tuple[float, tuple[float, float]]:
-    """D and its percentile bootstrap CI from resampling initializations.
-
-    Resampling N inits with replacement = a multinomial draw over (live bins, overflow, dead atom) with
-    the observed proportions, done for all ``n_boot`` replicates at once (numpy ``default_rng(seed)``).
-    ``losses`` may be raw losses or a ``LossHistogram``; ``kw`` goes to ``mode_dominance``.
-    """
-    check_positive_int("n_boot", n_boot)
-    check_real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__} {seed!r}")
-    hist = isinstance(losses, LossHistogram)
-    opts = dict(edges=None, l_ref=1.0, n_bins=100, u_max=4.0, dead=0, dead_u=1.0, overflow=0, smooth=3,
-                prominence=0.05)
-    if set(kw) - set(opts):
-        raise TypeError(f"unexpected keyword arguments: {sorted(set(kw) - set(opts))}")
-    opts.update(kw)
-    smooth, prom = opts["smooth"], opts["prominence"]
-    live, n, ov, dd, e = _prepare(None if hist else losses, losses if hist else None, *opts.values())
-    d0 = _dominance(live, n, ov, dd, e, smooth, prom).D
-    probs = np.concatenate([live, [ov, dd]]) / n
-    draws = np.random.default_rng(seed).multinomial(n, probs, size=n_boot)
-    ds = np.array([_dominance(r[:-2], n, int(r[-2]), int(r[-1]), e, smooth, prom).D for r in draws])
-    a = (1.0 - level) / 2.0
-    return d0, (float(np.quantile(ds, a)), float(np.quantile(ds, 1.0 - a)))

@@ -69,7 +69,7 @@ def copy_book(dest_root: Path) -> Path:
 
 def built_book() -> BuiltBook:
     """The book built from :func:`figures_dir` (once per process; later calls reuse it)."""
-    from gclib.bookgen import build_book
+    from gclib.companion.book.build import build_book
 
     figs = figures_dir()
     key = str(figs)

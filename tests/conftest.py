@@ -36,7 +36,7 @@ def smoke_runs(tmp_path_factory):
 
     The outputs also feed the book tests: ``GCLIB_BOOK_FIGURES`` is pointed at them unless already set.
     """
-    from gclib.runner import run_all
+    from gclib.companion.parallel import run_all
 
     out = tmp_path_factory.mktemp("smoke-figures")
     results = {r.figure: r for r in run_all(profile="smoke", out_dir=out, progress=False)}

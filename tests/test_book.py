@@ -14,7 +14,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from book_fixtures import REPO, article_text, built_book, copy_book, html_pages, strip_tags
 
-from gclib import bookgen
+from gclib.companion.book import build as bookgen
+from gclib.companion.book.runs import BookBuildError
 
 pytestmark = pytest.mark.book
 
@@ -119,7 +120,7 @@ def test_landing_page_content(book):
     glance = text[text.index("The scorecard at a glance") : text.index("How to rerun")]
 
     def counts(cs):
-        cs = [c for c in cs if c.get("direction") != "report"]
+        cs = [c for c in cs if c.get("direction") != "context"]
         return " ".join(str(sum((c.get("protocol", "v1") == p) and (c["passed"] == ok) for c in cs))
                         for p in ("v1", "v2") for ok in (True, False))
 
@@ -433,7 +434,7 @@ def test_paper_profile_pages_carry_the_gpu_note(small_book):
 def test_corrupt_json_is_an_error(small_book):
     book, figs = small_book
     (figs / "gr_hypersphere" / "gr_hypersphere.scorecard.json").write_text("{not json")
-    with pytest.raises(bookgen.BookBuildError, match="not valid JSON"):
+    with pytest.raises(BookBuildError, match="not valid JSON"):
         bookgen.generate_pages(book, figs, profiles=PROFILES)
 
 
@@ -444,5 +445,5 @@ def test_build_book_reports_failures_with_the_log_tail(small_book):
     (book / "intro.md").write_text("# Intro\n\nSee {doc}`no_such_page`.\n")
     if not (book / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
         pytest.skip("MathJax not vendored")
-    with pytest.raises(bookgen.BookBuildError, match="no_such_page"):
+    with pytest.raises(BookBuildError, match="no_such_page"):
         bookgen.build_book(book, figs, profiles=PROFILES)

@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gclib import cli, runner
-from gclib.bookgen import load_profiles, notebooks_readme
+from gclib.companion import cli, figures, parallel, runner
+from gclib.companion.book.index import notebooks_readme
+from gclib.companion.book.runs import load_profiles
+from gclib.experiments import cache
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GCLIB = Path(sys.executable).parent / "gclib"  # the console script installed in the venv
@@ -43,7 +45,7 @@ def gclib_pinned(*args):
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         mp.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
-        mp.setattr(runner, "_source_hash", lambda: "pinned-for-tests")
+        mp.setattr(cache, "source_fingerprint", lambda scope: "pinned-for-tests")
         code = cli.main([str(a) for a in args])
     return code, out.getvalue(), err.getvalue()
 
@@ -232,16 +234,17 @@ def test_bad_input_exit_status_through_the_console_script(tmp_path):
 
 def test_book_runs_stale_figures_then_builds(tmp_path, monkeypatch, capsys, in_process):
     calls = []
-    fake = types.ModuleType("gclib.bookgen")
+    fake = types.ModuleType("gclib.companion.book.build")
     fake.build_book = lambda book_dir, figures_dir, *, strict=True: (
         calls.append((book_dir, figures_dir, strict)) or book_dir / "_build" / "html"
     )
-    monkeypatch.setitem(sys.modules, "gclib.bookgen", fake)
+    monkeypatch.setitem(sys.modules, "gclib.companion.book.build", fake)
     ran = []
-    monkeypatch.setattr(runner, "run_all", lambda profile, out_dir: ran.append((profile, out_dir)) or [])
+    monkeypatch.setattr(parallel, "run_all", lambda profile, out_dir, jobs=None, threads=1:
+                        ran.append((profile, out_dir)) or [])
     assert cli.main(["book", "--profile", "smoke", "--out", str(tmp_path)]) == 0
     assert ran == [("smoke", tmp_path)]
-    assert calls == [(runner.repo_root() / "book", tmp_path, True)]
+    assert calls == [(figures.repo_root() / "book", tmp_path, True)]
 
     failed = runner.RunResult(
         "fx_demo",
@@ -257,7 +260,7 @@ def test_book_runs_stale_figures_then_builds(tmp_path, monkeypatch, capsys, in_p
         "cell 3 (In [4]) raised RuntimeError: boom",
         3,
     )
-    monkeypatch.setattr(runner, "run_all", lambda profile, out_dir: [failed])
+    monkeypatch.setattr(parallel, "run_all", lambda profile, out_dir, jobs=None, threads=1: [failed])
     calls.clear()
     assert cli.main(["book", "--out", str(tmp_path)]) == 1
     assert calls == [] and "not building the book" in capsys.readouterr().err

@@ -11,12 +11,12 @@ from torch import nn
 
 from gclib.complexity import (
     GCResult,
-    _forward,
-    _work,
     gc_penalty,
     geometric_complexity,
     layer_weights,
+    leading_linear_cut,
     parameter_norm_bound,
+    reverse_work,
     spectral_norm_bound,
 )
 
@@ -175,7 +175,7 @@ def test_leading_linear_cut_is_used_and_exact():
     model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 3 * 3, 5), nn.Tanh(), nn.Linear(5, 4)).double()
     x = torch.randn(7, 2, 3, 3, dtype=torch.float64, generator=_gen(21))
     xin = x.detach().requires_grad_(True)
-    assert _forward(model, xin, graph=False)[2] is not None  # the cut engages for Flatten + Linear
+    assert leading_linear_cut(model, xin, graph=False)[2] is not None  # the cut engages for Flatten + Linear
     assert geometric_complexity(model, x, chunk_size=3).value == pytest.approx(_reference_gc(model, x),
                                                                                rel=1e-10)
     model.requires_grad_(False)  # frozen parameters: the cut still has a leaf to differentiate
@@ -188,13 +188,13 @@ def test_leading_linear_cut_only_where_it_saves_work():
     model = nn.Sequential(nn.Linear(40, 20), nn.Tanh(), nn.Linear(20, 3)).double()
     for n, cut in ((2, False), (13, False), (14, True), (60, True)):
         x = torch.randn(n, 40, dtype=torch.float64, generator=_gen(25))
-        work = _work(model, "exact", 1, n)
+        work = reverse_work(model, "exact", 1, n)
         assert work == 3 * n
-        gram = _forward(model, x.detach().requires_grad_(True), graph=False, work=work)[2]
+        gram = leading_linear_cut(model, x.detach().requires_grad_(True), graph=False, work=work)[2]
         assert (gram is not None) == cut
         assert geometric_complexity(model, x).value == pytest.approx(_reference_gc(model, x), rel=1e-10)
         assert float(gc_penalty(model, x).detach()) == pytest.approx(_reference_gc(model, x), rel=1e-10)
-    assert _work(model, "hutchinson", 4, 5) == 20
+    assert reverse_work(model, "hutchinson", 4, 5) == 20
 
 
 @pytest.mark.parametrize("kw", [{}, dict(twice=True), dict(scale_input=True)],
@@ -203,7 +203,7 @@ def test_leading_linear_cut_falls_back_when_x_has_other_paths(kw):
     torch.manual_seed(22)
     model = _Skip(**kw).double()
     x = torch.randn(6, 12, dtype=torch.float64, generator=_gen(23))
-    assert _forward(model, x.detach().requires_grad_(True), graph=False)[2] is None
+    assert leading_linear_cut(model, x.detach().requires_grad_(True), graph=False)[2] is None
     assert geometric_complexity(model, x).value == pytest.approx(_reference_gc(model, x), rel=1e-10)
     assert float(gc_penalty(model, x).detach()) == pytest.approx(_reference_gc(model, x), rel=1e-10)
 

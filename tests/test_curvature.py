@@ -10,8 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gclib import curvature, models
+from gclib import curvature
 from gclib.curvature import gn_penalty, gn_trace, hessian_vector_product, sharpness
+from gclib.experiments import models
 from gclib.linalg import top_eigenpair
 
 

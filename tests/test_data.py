@@ -10,8 +10,8 @@ import pytest
 import torch
 from ci_support import unavailable
 
-from gclib import data
-from gclib._device import resolve_device
+from gclib.device import resolve_device
+from gclib.experiments import data
 
 
 def _write_idx(path: Path, arr: np.ndarray, code: int, *, compress: bool = True) -> Path:

@@ -1,4 +1,4 @@
-"""gclib.geometry_experiments (and the gr_* plotting helpers): exact re-binning, the Gaussian toy of the
+"""gclib.experiments.init_loss (and the gr_* plotting helpers): exact re-binning, the Gaussian toy of the
 design notes, rank correlations and contrasts over bootstrap replicates, transitions, double-descent glue."""
 import math
 
@@ -11,8 +11,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gclib import geometry_experiments as ge  # noqa: E402
-from gclib import plotting, sampling  # noqa: E402
+from gclib import dominance, sampling  # noqa: E402
+from gclib.companion import dominance_plots as plotting  # noqa: E402
+from gclib.companion.plotting import set_style  # noqa: E402
+from gclib.experiments import double_descent as dd  # noqa: E402
+from gclib.experiments import init_loss as ge  # noqa: E402
 
 EDGES = np.linspace(0.0, 4.0, 101)
 
@@ -53,8 +56,8 @@ def test_sweep_rebinning_is_exact_and_matches_a_direct_histogram():
     assert h.dead == direct.dead and h.dead_bin == direct.dead_bin
     hl = sw.log_hists[0]
     assert hl.counts.sum() + hl.underflow + hl.overflow == 3000
-    assert sw.table.loc[0, "D"] == sampling.mode_dominance(counts=direct).D
-    d50 = sampling.mode_dominance(counts=h.counts.reshape(50, 2).sum(1), edges=EDGES[::2],
+    assert sw.table.loc[0, "D"] == dominance.mode_dominance(counts=direct).D
+    d50 = dominance.mode_dominance(counts=h.counts.reshape(50, 2).sum(1), edges=EDGES[::2],
                                   overflow=h.overflow + (h.dead if h.dead_bin == 100 else 0), dead=h.dead,
                                   dead_u=h.dead_loss if h.dead else 1.0).D
     assert sw.table.loc[0, "D_B50"] == pytest.approx(d50)
@@ -124,38 +127,38 @@ def test_contrast_ci_is_a_paired_difference_of_means():
 
 
 def test_transition_threshold_and_distance():
-    assert ge.dominance_transition([1, 2, 4, 8], [-2.0, -1.0, 0.5, 1.0]) == {"index": 2, "x": 4,
+    assert dd.dominance_transition([1, 2, 4, 8], [-2.0, -1.0, 0.5, 1.0]) == {"index": 2, "x": 4,
                                                                               "kind": "sign change"}
-    assert ge.dominance_transition([1, 2, 4, 8], [-5.0, -4.9, -2.0, -1.9])["index"] == 2
-    assert ge.dominance_transition([1, 2, 4, 8], [-5.0, -4.9, -2.0, -1.9])["kind"] == "largest step"
+    assert dd.dominance_transition([1, 2, 4, 8], [-5.0, -4.9, -2.0, -1.9])["index"] == 2
+    assert dd.dominance_transition([1, 2, 4, 8], [-5.0, -4.9, -2.0, -1.9])["kind"] == "largest step"
     with pytest.raises(ValueError):
-        ge.dominance_transition([1], [0.0])
-    assert ge.interpolation_threshold([2, 4, 8], [0.5, 0.995, 1.0]) == {"index": 1, "x": 4}
-    none = ge.interpolation_threshold([2, 4, 8], [0.5, 0.6, 0.7])
+        dd.dominance_transition([1], [0.0])
+    assert dd.interpolation_threshold([2, 4, 8], [0.5, 0.995, 1.0]) == {"index": 1, "x": 4}
+    none = dd.interpolation_threshold([2, 4, 8], [0.5, 0.6, 0.7])
     assert none["index"] is None and math.isnan(none["x"])
     d = np.array([-5.0, -4.9, -2.0, -1.9])
     boot = np.stack([d, d + np.array([0, 3.0, 0, 0])], axis=1)   # replicate 2: the largest step is 0 → 1
-    dist, ci = ge.transition_distance([1, 2, 4, 8], d, boot, 3)
+    dist, ci = dd.transition_distance([1, 2, 4, 8], d, boot, 3)
     assert dist == 1.0 and ci[0] == pytest.approx(1.025) and ci[1] == pytest.approx(1.975)
-    assert ge.transition_distance([1, 2, 4, 8], d, boot, None) == (math.inf, (math.inf, math.inf))
+    assert dd.transition_distance([1, 2, 4, 8], d, boot, None) == (math.inf, (math.inf, math.inf))
 
 
 def test_config_dataset_and_condition_match_run_config():
-    cfg = {**ge.DOUBLE_DESCENT_CONFIG, "dataset": "digits", "n_train": 50, "n_test": 20, "pca": 8,
+    cfg = {**dd.DOUBLE_DESCENT_CONFIG, "dataset": "digits", "n_train": 50, "n_test": 20, "pca": 8,
            "data_label_noise": 0.2}
-    ds = ge.config_dataset(cfg)
+    ds = dd.config_dataset(cfg)
     assert ds.x_train.shape == (50, 8) and ds.n_classes == 10
-    cond = ge.config_condition(cfg, 16, ds.x_train[:1], ds.y_train[:1], n_classes=10, probe=0)
+    cond = dd.config_condition(cfg, 16, ds.x_train[:1], ds.y_train[:1], n_classes=10, probe=0)
     assert cond["layer_sizes"] == [8, 16, 10] and cond["bias"] == "sampled" and cond["probe"] == 0
     assert cond["y"].shape == (1, 10) and float(cond["y"].sum()) == 1.0
-    assert ge.config_condition({**cfg, "init": "he_normal"}, 4, ds.x_train[:1], ds.y_train[:1],
+    assert dd.config_condition({**cfg, "init": "he_normal"}, 4, ds.x_train[:1], ds.y_train[:1],
                                n_classes=10)["bias"] == "zero"
     sw = ge.dominance_sweep([cond], n_inits=500, edges=EDGES, n_boot=5)
     assert sw.table.loc[0, "n"] == 500
     with pytest.raises(ValueError, match="data_seed"):
-        ge.config_dataset({**cfg, "data_seed": None})
+        dd.config_dataset({**cfg, "data_seed": None})
     with pytest.raises(ValueError, match="mlp"):
-        ge.config_condition({**cfg, "model": "cnn"}, 4, ds.x_train[:1], ds.y_train[:1], n_classes=10)
+        dd.config_condition({**cfg, "model": "cnn"}, 4, ds.x_train[:1], ds.y_train[:1], n_classes=10)
 
 
 def test_plot_helpers_draw_grids_and_dominance():
@@ -164,7 +167,7 @@ def test_plot_helpers_draw_grids_and_dominance():
               "width": 2} for y in (1.0, 4.0)]
     sw = ge.dominance_sweep(conds, n_inits=2000, edges=EDGES, log_edges=np.geomspace(1e-3, 10, 11), n_boot=5)
     assert sw.hists[0].dead > 0   # width 2, depth 2: dead networks occur
-    plotting.set_style()
+    set_style()
     fig = plotting.plot_histogram_grid([sw.hists, sw.log_hists], modes=[sw.modes, [None, None]],
                                        logx=[False, True], row_labels=["lin", "log"], col_labels=["a", "b"])
     assert len(fig.axes) == 4 and fig.axes[2].get_xscale() == "log"

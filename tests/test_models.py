@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from gclib import sampling
-from gclib._device import derive_generator, resolve_device
-from gclib.models import MLP, MODELS, SmallCNN, SmallResNet, build_model
+from gclib.device import derive_generator, resolve_device
+from gclib.experiments.models import MLP, MODELS, SmallCNN, SmallResNet, build_model
 
 
 def _equal_state(a: nn.Module, b: nn.Module) -> bool:

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from gclib.plotting import output_dir, savefig, set_style  # noqa: E402
+from gclib.companion.plotting import output_dir, savefig, set_style  # noqa: E402
 
 
 def _figure():

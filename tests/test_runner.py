@@ -1,5 +1,6 @@
-"""gclib.runner without executing notebooks: literal parsing, the parameters cell, profile resolution and type
-checks, cache keys. Executions (papermill, Dask) are covered through the command line in test_cli.py."""
+"""gclib.companion.figures and the runner's cache key without executing notebooks: literal parsing, the
+parameters cell, profile resolution and type checks, cache keys. Executions (papermill, Dask) are covered
+through the command line in test_cli.py and test_robustness.py."""
 
 import json
 import re
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gclib import runner
-from gclib.runner import ParameterError
+from gclib.companion import figures, parallel, runner
+from gclib.companion.figures import ParameterError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,7 +42,7 @@ def fixture_notebooks(monkeypatch):
     ],
 )
 def test_parse_literal_never_evaluates(text, value):
-    parsed = runner.parse_literal(text)
+    parsed = figures.parse_literal(text)
     assert parsed == value and type(parsed) is type(value)
 
 
@@ -59,37 +60,37 @@ def test_parse_literal_never_evaluates(text, value):
     ],
 )
 def test_parse_values_splits_top_level_commas(text, values):
-    assert runner.parse_values(text) == values
+    assert figures.parse_values(text) == values
 
 
 def test_parse_values_rejects_empty_item():
     with pytest.raises(ParameterError, match="empty value"):
-        runner.parse_values("1,,2")
+        figures.parse_values("1,,2")
 
 
 def test_list_figures_reads_profiles_yaml():
-    (fig,) = runner.list_figures()
+    (fig,) = figures.list_figures()
     assert fig.id == "fx_demo" and fig.paper == "dherin2022" and fig.family == "FX"
     assert fig.est_seconds == {"smoke": 3, "cpu": 90, "paper": 5400}
     assert fig.notebook == FIXTURES / "fx_demo.ipynb"
 
 
 def test_figure_params_from_parameters_cell():
-    params = runner.figure_params("fx_demo")
+    params = figures.figure_params("fx_demo")
     assert list(params)[:5] == ["profile", "seed", "device", "n", "scale"]
     assert params["n"] == (3, int) and params["scale"] == (1.0, float) and params["tag"] == (None, type(None))
-    assert runner.notebook_parameters("fx_demo")["n"].help == "number of terms"
+    assert figures.notebook_parameters("fx_demo")["n"].help == "number of terms"
 
 
 def test_resolve_parameters_layers_profile_then_overrides():
-    smoke = runner.resolve_parameters("fx_demo")
+    smoke = figures.resolve_parameters("fx_demo")
     assert smoke["n"] == 3 and smoke["profile"] == "smoke"
-    cpu = runner.resolve_parameters("fx_demo", "cpu", {"scale": 2, "widths": (1, 2), "tag": {"any": 1}})
+    cpu = figures.resolve_parameters("fx_demo", "cpu", {"scale": 2, "widths": (1, 2), "tag": {"any": 1}})
     assert cpu["profile"] == "cpu" and cpu["n"] == 5  # from profiles.yaml
     assert cpu["scale"] == 2.0 and type(cpu["scale"]) is float  # int accepted where float expected
     assert cpu["widths"] == [1, 2]  # tuple given, list default: converted
     assert cpu["tag"] == {"any": 1}  # None default accepts anything
-    assert runner.resolve_parameters("fx_demo", "smoke", None, "auto")["device"] == "auto"
+    assert figures.resolve_parameters("fx_demo", "smoke", None, "auto")["device"] == "auto"
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,7 @@ def test_resolve_parameters_layers_profile_then_overrides():
 def test_resolve_parameters_rejects_bad_input(kwargs, message):
     figure = kwargs.pop("figure", "fx_demo")
     with pytest.raises(ParameterError, match=message):
-        runner.resolve_parameters(figure, **kwargs)
+        figures.resolve_parameters(figure, **kwargs)
 
 
 def test_cuda_requested_without_cuda_is_bad_input(monkeypatch):
@@ -119,7 +120,7 @@ def test_cuda_requested_without_cuda_is_bad_input(monkeypatch):
     with pytest.raises(
         ParameterError, match=r"device 'cuda' requested but torch.cuda.is_available\(\) is False"
     ):
-        runner.resolve_parameters("fx_demo", device="cuda")
+        figures.resolve_parameters("fx_demo", device="cuda")
 
 
 def _copy_fixture(tmp_path, profiles=None):
@@ -133,14 +134,14 @@ def _copy_fixture(tmp_path, profiles=None):
 def test_profiles_yaml_values_are_checked(tmp_path):
     _copy_fixture(tmp_path, "fx_demo:\n  profiles:\n    cpu: {scale: 1e-3}\n")
     # PyYAML reads 1e-3 as the string '1e-3'; a non-string default parses it as a literal
-    assert runner.resolve_parameters("fx_demo", "cpu", notebooks_dir=tmp_path)["scale"] == 1e-3
+    assert figures.resolve_parameters("fx_demo", "cpu", notebooks_dir=tmp_path)["scale"] == 1e-3
     _copy_fixture(tmp_path, "fx_demo:\n  profiles:\n    cpu: {n: many}\n")
     with pytest.raises(
         ParameterError, match=r"profiles.yaml\[fx_demo\]\[cpu\]: parameter 'n' .* got str 'many'"
     ):
-        runner.resolve_parameters("fx_demo", "cpu", notebooks_dir=tmp_path)
+        figures.resolve_parameters("fx_demo", "cpu", notebooks_dir=tmp_path)
     with pytest.raises(ParameterError, match="no 'paper' profile for fx_demo"):
-        runner.resolve_parameters("fx_demo", "paper", notebooks_dir=tmp_path)
+        figures.resolve_parameters("fx_demo", "paper", notebooks_dir=tmp_path)
 
 
 def test_parameters_cell_must_hold_literals(tmp_path):
@@ -150,12 +151,12 @@ def test_parameters_cell_must_hold_literals(tmp_path):
     cell["source"] = "n = len([1, 2])\n"
     (tmp_path / "fx_demo.ipynb").write_text(json.dumps(nb))
     with pytest.raises(ParameterError, match=r"parameter 'n' is not a literal"):
-        runner.figure_params("fx_demo", notebooks_dir=tmp_path)
+        figures.figure_params("fx_demo", notebooks_dir=tmp_path)
 
 
 def test_cache_key_tracks_parameters_profile_and_cell_sources(tmp_path):
     _copy_fixture(tmp_path)
-    params = runner.resolve_parameters("fx_demo", notebooks_dir=tmp_path)
+    params = figures.resolve_parameters("fx_demo", notebooks_dir=tmp_path)
     key = runner.cache_key("fx_demo", params, notebooks_dir=tmp_path)
     assert re.fullmatch(r"[0-9a-f]{64}", key)
     assert runner.cache_key("fx_demo", dict(params), notebooks_dir=tmp_path) == key
@@ -174,18 +175,9 @@ def test_cache_key_tracks_parameters_profile_and_cell_sources(tmp_path):
 
 def test_sweep_rejects_bad_grid_before_starting_dask(tmp_path):
     with pytest.raises(ParameterError, match="non-empty list"):
-        runner.sweep("fx_demo", {"n": []}, out_dir=tmp_path)
+        parallel.sweep("fx_demo", {"n": []}, out_dir=tmp_path)
     with pytest.raises(ParameterError, match="both swept and fixed: n"):
-        runner.sweep("fx_demo", {"n": [1]}, overrides={"n": 2}, out_dir=tmp_path)
+        parallel.sweep("fx_demo", {"n": [1]}, overrides={"n": 2}, out_dir=tmp_path)
     with pytest.raises(ParameterError, match="expects int"):
-        runner.sweep("fx_demo", {"n": [1, "x"]}, out_dir=tmp_path)
+        parallel.sweep("fx_demo", {"n": [1, "x"]}, out_dir=tmp_path)
     assert not list(tmp_path.rglob("*.ipynb"))
-
-
-def test_library_modules_never_import_the_runner():
-    # the tooling modules (cli, bookgen, __main__) may; they are also left out of the cache key
-    pkg = Path(runner.__file__).parent
-    pattern = r"(from\s+\.?\s*runner\s+import|from\s+\.\s+import\s+.*\brunner\b|gclib\.runner)"
-    offenders = [p.name for p in pkg.glob("*.py")
-                 if p.name not in runner._NOT_IN_KEY and re.search(pattern, p.read_text())]
-    assert offenders == []

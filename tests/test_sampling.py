@@ -6,16 +6,15 @@ import pytest
 import torch
 from scipy import stats
 
-from gclib._device import derive_generator
+from gclib.device import derive_generator
+from gclib.dominance import dominance_bootstrap, mode_dominance
 from gclib.sampling import (
     LossHistogram,
-    _pcg64_uniform_,
-    dominance_bootstrap,
     get_init,
     init_loss_histogram,
     init_names,
     init_std,
-    mode_dominance,
+    pcg64_uniform_,
     sample_init_losses,
     sample_weights,
 )
@@ -100,7 +99,7 @@ def test_truncated_normal_both_uniform_sources_follow_the_truncated_law(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pcg64_uniforms_are_numpys_own(n, dtype):
     u = np.empty(n, dtype)
-    _pcg64_uniform_(u, 123, 3.0)
+    pcg64_uniform_(u, 123, 3.0)
     ref = np.random.Generator(np.random.PCG64(123)).random(n, dtype=dtype) * dtype(3.0)
     assert u.dtype == dtype and np.array_equal(u, ref)
 

@@ -5,15 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gclib.scorecard import (
-    Scorecard,
-    bootstrap_ci,
-    load_scorecards,
-    peak_index,
-    peak_prominence,
-    spearman_ci,
-    trend_summary,
-)
+from gclib.companion.scorecard import Scorecard, load_scorecards
+from gclib.stats import bootstrap_ci, peak_index, peak_prominence, spearman_ci, trend_summary
 
 
 def test_record_summary_and_json_roundtrip(tmp_path):
@@ -137,22 +130,22 @@ def test_peak_statistics_reject_bad_curves(curve):
 
 
 # ---------------------------------------------------------------- protocols, reported values, v2 statistics
-def test_v2_claims_carry_the_protocol_and_reported_values_have_no_verdict(tmp_path):
-    from gclib.scorecard import PROTOCOL_NOTES
+def test_v2_claims_carry_the_protocol_and_context_values_have_no_verdict(tmp_path):
+    from gclib.companion.scorecard import PROTOCOL_NOTES
 
     card = Scorecard("gc_x", profile="cpu")
     card.record("G6.rho", statistic=-0.9, threshold=-0.8, direction="<=", passed=True, description="v1 check")
     card.record("G6.v2.edge", statistic=-0.95, threshold=-0.8, direction="<=", passed=True, protocol="v2",
                 description="ρ over the edge")
-    card.record("G6.v2.contrast", statistic=0.3, direction="report", passed=True, protocol="v2")
+    card.record("G6.v2.contrast", statistic=0.3, direction="context", passed=True, protocol="v2")
     data = json.loads(card.save(tmp_path).read_text())
     assert [c["protocol"] for c in data["claims"]] == ["v1", "v2", "v2"]
     assert data["claims"][1]["description"] == f"ρ over the edge ({PROTOCOL_NOTES['v2']})"
     assert "protocol v2, fixed 2026-11-28" in data["claims"][2]["description"]
     assert [c["verdict"] for c in data["claims"]] == ["✓", "✓", "—"]
     text = card.summary()
-    assert text.splitlines()[0] == "gc_x (cpu): 2/2 ✓ (+1 reported)"
-    assert "G6.v2.contrast  stat=0.30  (reported)  —" in text
+    assert text.splitlines()[0] == "gc_x (cpu): 2/2 ✓ (+1 shown as context)"
+    assert "G6.v2.contrast  stat=0.30  (context)  —" in text
     with pytest.raises(ValueError, match="protocol"):
         card.record("G6.v3", statistic=1.0, passed=True, protocol="v3")
 
@@ -164,7 +157,7 @@ def _tidy(values):
 
 
 def test_seed_mean_spearman_uses_the_means_and_leaves_nans_out():
-    from gclib.scorecard import seed_mean_spearman
+    from gclib.stats import seed_mean_spearman
 
     # per seed the trend is noisy (seed 1 alone is not monotone), the seed means fall monotonically
     table = _tidy({1: [10.0, 9.0, 11.0], 2: [9.0, 9.5, 9.0], 3: [8.0, 9.6, math.nan], 4: [5.0, 6.0, 5.5]})
@@ -180,7 +173,7 @@ def test_seed_mean_spearman_uses_the_means_and_leaves_nans_out():
 
 
 def test_seed_mean_spread_is_max_over_min_minus_one():
-    from gclib.scorecard import seed_mean_spread
+    from gclib.stats import seed_mean_spread
 
     out = seed_mean_spread(_tidy({0.1: [10.0, 10.2], 0.2: [10.4, 10.6], 0.3: [math.nan, 10.1]}), "hp")
     assert out["spread"] == pytest.approx(10.5 / 10.1 - 1)

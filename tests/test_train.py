@@ -1,4 +1,4 @@
-"""Tests for gclib.train: determinism, penalty gradients vs finite differences, noise statistics,
+"""Tests for gclib.experiments.train: determinism, penalty gradients vs finite differences, noise statistics,
 logging, sweep caching and resumption, summaries and argument validation."""
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-import gclib.train as T
-from gclib import complexity, data, models
-from gclib.train import (
-    DEFAULT_CONFIG,
+import gclib.experiments.runs as R
+from gclib import complexity
+from gclib.experiments import data, models
+from gclib.experiments.readings import final_rows, value_at_train_loss
+from gclib.experiments.regularizers import (
     L2,
     Flatness,
     GCPenalty,
@@ -20,14 +21,11 @@ from gclib.train import (
     LabelNoise,
     Regularizer,
     SpectralNorm,
-    cache_key,
-    final_rows,
     make_regularizers,
-    run_config,
-    sweep,
-    train,
-    value_at_train_loss,
 )
+from gclib.experiments.runs import DEFAULT_CONFIG, config_key, run_config
+from gclib.experiments.runs import run_grid as sweep
+from gclib.experiments.train import train
 
 TINY = {"dataset": "digits", "n_train": 64, "n_test": 32, "hidden": [8], "steps": 4, "eval_every": 2,
         "batch_size": 16, "eval_subset": 32}
@@ -281,14 +279,14 @@ def test_run_config_is_pure_and_uses_defaults():
     a, b = run_config(TINY, seed=3), run_config(dict(TINY), seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs["config"]["run_config"]["lr"] == DEFAULT_CONFIG["lr"]
-    assert cache_key(TINY, 0) == cache_key({**TINY, "lr": DEFAULT_CONFIG["lr"]}, 0)
-    assert len({cache_key(TINY, 0), cache_key(TINY, 1), cache_key({**TINY, "lr": 0.1}, 0)}) == 3
+    assert config_key(TINY, 0) == config_key({**TINY, "lr": DEFAULT_CONFIG["lr"]}, 0)
+    assert len({config_key(TINY, 0), config_key(TINY, 1), config_key({**TINY, "lr": 0.1}, 0)}) == 3
 
 
 @pytest.fixture
 def counted(monkeypatch):
     calls = []
-    real = T.run_config
+    real = R.run_config
 
     def fake(config, *, seed):
         calls.append((dict(config), seed))
@@ -297,7 +295,7 @@ def counted(monkeypatch):
         return real(config, seed=seed)
 
     fake.fail_at = None
-    monkeypatch.setattr(T, "run_config", fake)
+    monkeypatch.setattr(R, "run_config", fake)
     return fake, calls
 
 
@@ -336,7 +334,7 @@ def test_sweep_stops_on_interrupted_cell_and_caches_nothing_for_it(tmp_path, mon
         df.attrs["interrupted"] = True
         return df
 
-    monkeypatch.setattr(T, "run_config", interrupted)
+    monkeypatch.setattr(R, "run_config", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep({"lr": [0.1]}, base=TINY, seeds=[0], cache_dir=tmp_path, progress=False)
     assert not list(tmp_path.iterdir())

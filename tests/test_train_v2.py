@@ -1,5 +1,5 @@
-"""Tests for protocol v2's training features in gclib.train: stopping at a full-train loss (exact for full
-batches, within a few per cent for minibatches), run status labels, min_steps, log-spaced rows, sharpness
+"""Tests for protocol v2's training features in gclib.experiments: stopping at a full-train loss (exact for
+full batches, within a few per cent for minibatches), run status labels, min_steps, log-spaced rows, sharpness
 logging, the Gauss–Newton regularizer, and the readings (crossings, value_at, read_at_common,
 stability_regimes) on hand-made histories."""
 from __future__ import annotations
@@ -11,18 +11,18 @@ import pandas as pd
 import pytest
 import torch
 
-from gclib import curvature, data, models
-from gclib.train import (
-    GaussNewton,
+from gclib import curvature
+from gclib.experiments import data, models
+from gclib.experiments.readings import (
     crossings,
-    make_regularizers,
     read_at_common,
-    run_config,
     stability_regimes,
-    train,
     value_at,
     value_at_train_loss,
 )
+from gclib.experiments.regularizers import GaussNewton, make_regularizers
+from gclib.experiments.runs import run_config
+from gclib.experiments.train import train
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -17,7 +17,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from gclib.runner import repo_root, run_figure
+from gclib.companion.runner import repo_root, run_figure
 
 SEED = 100
 #: figure -> (the candidate overrides run on the calibration seed, the table the notebook saves)

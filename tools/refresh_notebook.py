@@ -25,8 +25,8 @@ def strip(nb):
 
 
 def main(paths):
-    # one intra-op thread in the kernel, the runner's rule (gclib.runner.DEFAULT_THREADS): the committed
-    # outputs are then the same on a 2-core and a 16-core machine
+    # one intra-op thread in the kernel, the runner's rule (gclib.companion.runner.DEFAULT_THREADS): the
+    # committed outputs are then the same on a 2-core and a 16-core machine
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     for p in map(Path, paths):

@@ -2,8 +2,9 @@
 regime map, sharpness over training and the equal-loss / equal-steps / equal-epochs contrasts [ours].
 
 Every function draws into a given ``matplotlib`` Axes (so a notebook composes panels) with seaborn where
-it fits, and uses the companion style (``gclib.plotting``). Inputs are the tidy tables of
-``gclib.train.crossings`` (one row per run) and ``gclib.train.sweep`` (one row per logged step).
+it fits, and uses the companion style (``gclib.companion.plotting``). Inputs are the tidy tables of
+``gclib.experiments.readings.crossings`` (one row per run) and ``gclib.experiments.runs.run_grid`` (one row
+per logged step).
 """
 from __future__ import annotations
 
@@ -11,16 +12,12 @@ import math
 
 import numpy as np
 
-from gclib.plotting import PALETTE, level_colors
+from gclib.companion.plotting import PALETTE, level_colors, level_label
 
 __all__ = ["plot_levels", "plot_regime_map", "plot_sharpness_traces", "status_note"]
 
 _MARKERS = {"reached": "o", "not_reached": "s", "diverged": "X", "collapsed": "v", "interrupted": "P",
             "completed": "o"}
-
-
-def _label(v) -> str:
-    return f"{v:g}" if isinstance(v, (int, float, np.floating, np.integer)) else str(v)
 
 
 def status_note(table, hp: str) -> str:
@@ -29,7 +26,7 @@ def status_note(table, hp: str) -> str:
     bad = table[table["status"] != "reached"]
     if bad.empty:
         return "every run reached the target"
-    parts = [f"{status} {hp}={_label(level)} ({len(g)} run{'s' if len(g) > 1 else ''})"
+    parts = [f"{status} {hp}={level_label(level)} ({len(g)} run{'s' if len(g) > 1 else ''})"
              for (status, level), g in bad.groupby(["status", hp], sort=True)]
     return "not in the statistic: " + ", ".join(parts)
 
@@ -45,8 +42,8 @@ def plot_levels(ax, table, hp: str, value: str = "gc", *, hue: str | None = None
 
     data = table.dropna(subset=[value])
     levels = sorted(set(table[hp]))
-    order = [_label(v) for v in levels]
-    data = data.assign(**{"_level": data[hp].map(_label)})
+    order = [level_label(v) for v in levels]
+    data = data.assign(**{"_level": data[hp].map(level_label)})
     palette = None
     if hue is not None:
         hues = sorted(set(table[hue]))
@@ -82,14 +79,14 @@ def plot_regime_map(ax, table, *, hp: str = "lr", x: str = "edge_ratio", value: 
     colors = level_colors(table[hp].tolist())
     ok = table[table["status"] == "reached"]
     for level, g in ok.groupby(hp, sort=True):
-        ax.scatter(g[x], g[value], color=colors[level], s=22, alpha=0.85, label=f"{hp} = {_label(level)}",
-                   zorder=3)
+        ax.scatter(g[x], g[value], color=colors[level], s=22, alpha=0.85, zorder=3,
+                   label=f"{hp} = {level_label(level)}")
     bad = table[(table["status"] != "reached") & np.isfinite(table[x]) & (table[x] > 0)]
     if not bad.empty:
         y0 = float(ok[value].min()) if len(ok) else 1.0
         for (status, level), g in bad.groupby(["status", hp], sort=True):
             ax.scatter(g[x], np.full(len(g), y0), marker=_MARKERS.get(status, "x"), color=colors[level],
-                       s=30, label=f"{hp} = {_label(level)}: {status.replace('_', ' ')}", zorder=3)
+                       s=30, label=f"{hp} = {level_label(level)}: {status.replace('_', ' ')}", zorder=3)
     ax.axvline(1.0, color="k", ls="--", lw=1, label="stability edge lr·λ/2 = 1")
     ax.set_xscale("log")
     ax.set(xlabel="peak lr · λ_max / 2 during training", ylabel=value_label, title=title)
@@ -109,7 +106,7 @@ def plot_sharpness_traces(ax, history, *, hp: str = "lr", seed=None, title: str 
     for level, g in data.groupby(hp, sort=True):
         g = g.sort_values("step")
         ax.plot(np.maximum(g["step"], 1), g["sharpness"], color=colors[level], lw=1.3, marker=".", ms=3,
-                label=f"{hp} = {_label(level)}")
+                label=f"{hp} = {level_label(level)}")
         if hp == "lr":
             ax.axhline(2 / level, color=colors[level], ls="--", lw=0.9)
     ax.set(xscale="log", yscale="log", xlabel="step (step 0 drawn at 1)", ylabel="λ_max of the loss Hessian",

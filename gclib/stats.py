@@ -1,168 +1,71 @@
-"""Record each reproduced claim: its statistic, confidence interval, threshold and verdict, and compute the
-statistics behind the verdicts (bootstrap and Spearman CIs, sweep trends, curve peaks).
+"""Statistics behind the verdicts, in one place: percentile bootstrap CIs (``scipy.stats.bootstrap`` where
+the statistic is a vectorised numpy reduction), Spearman correlations (``scipy.stats.spearmanr``) with
+bootstrap CIs over seeds or groups, sweep trends, curve peaks (``scipy.signal.find_peaks``) and protocol
+v2's seed-mean statistics. [ours: the choice of statistics is fixed in shared/papers before running]
 
-A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
-come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval
-compares) and :meth:`Scorecard.save` writes ``<out>/<figure>.scorecard.json`` for the book's scorecard page.
+Spearman ρ is rounded to 12 decimals: with n distinct ranks it is a rational number (e.g. a multiple of 0.2
+for n = 4), and floating-point noise must not decide a check "ρ ≥ 0.8" against an exact 0.8.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import warnings
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ._validate import check_choice, check_positive_int, check_real
+from gclib.validate import check_positive_int, check_real
 
-__all__ = ["Scorecard", "Claim", "bootstrap_ci", "spearman_ci", "load_scorecards", "trend_summary",
+__all__ = ["spearman", "spearman_columns", "percentile_ci", "bootstrap_ci", "spearman_ci", "trend_summary",
            "peak_index", "peak_prominence", "seed_mean_spearman", "seed_mean_spread"]
 
-_DIRECTIONS = (">=", "<=", ">", "<", "in", "report")
-#: Scorecard protocols: "v1" (the design notes' first recipes) and "v2" (fixed before any v2 run; it adds
-#: checks beside the v1 ones and replaces none). A v2 claim's description ends with PROTOCOL_NOTES["v2"].
-PROTOCOLS = ("v1", "v2")
-PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28"}
+_DIGITS = 12
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One checked claim. ``ci`` is ``(lo, hi)`` or ``None``; ``threshold`` a number, ``(lo, hi)`` for
-    ``direction="in"``, or ``None`` for ``direction="report"`` (a measured direction with no pass bar)."""
+def spearman(x, y) -> float:
+    """Spearman ρ of two 1-D samples (``scipy.stats.spearmanr``), rounded to 12 decimals; NaN when either
+    is constant."""
+    from scipy.stats import spearmanr
 
-    claim_id: str
-    description: str
-    statistic: float
-    ci: tuple[float, float] | None
-    threshold: float | tuple[float, float] | None
-    direction: str
-    passed: bool
-    protocol: str = "v1"
-
-    @property
-    def checked(self) -> bool:
-        """False for ``direction="report"``: a measured value shown beside the checks, with no verdict."""
-        return self.direction != "report"
-
-    @property
-    def verdict(self) -> str:
-        if not self.checked:
-            return "—"
-        return "✓" if self.passed else "✗"
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return round(float(spearmanr(x, y).statistic), _DIGITS)
 
 
-def _num(x) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
-        raise TypeError(f"expected a real number, got {type(x).__name__} {x!r}")
-    return float(x)
+def spearman_columns(x, d) -> np.ndarray:
+    """Spearman ρ between ``x`` (n,) and every column of ``d`` (n, B) at once (``scipy.stats.spearmanr`` on
+    the stacked columns), rounded to 12 decimals; NaN for a constant column."""
+    from scipy.stats import ConstantInputWarning, spearmanr
+
+    x, d = np.asarray(x, dtype=float), np.asarray(d, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 of a constant column
+        rho = np.atleast_2d(spearmanr(np.column_stack([x, d])).statistic)[0, 1:]
+    return np.round(rho, _DIGITS)
 
 
-def _fmt(x: float, digits: int) -> str:
-    """``digits`` decimals; scientific only far outside that range (|x| < 10^-(digits+2) or
-    ≥ 10^(digits+3)), so values near 10^-digits, e.g. 0.0098 and 0.0101, both print 0.01 (a switch of
-    notation right at 10^-digits made a bootstrap bound print 9.78e-03 on one CPU and 0.01 on another)."""
-    if x is None:
-        return "—"
-    if not math.isfinite(x):
-        return str(x)
-    if x != 0 and (abs(x) >= 10 ** (digits + 3) or abs(x) < 10 ** (-digits - 2)):
-        return f"{x:.{digits}e}"
-    return f"{x:.{digits}f}"
-
-
-class Scorecard:
-    """The claims checked by one figure notebook at one profile."""
-
-    def __init__(self, figure: str, profile: str = "smoke"):
-        if not isinstance(figure, str) or not figure:
-            raise ValueError(f"figure must be a non-empty string, got {figure!r}")
-        check_choice("profile", profile, ("smoke", "cpu", "paper", "custom"))
-        self.figure = figure
-        self.profile = profile
-        self.claims: list[Claim] = []
-
-    def record(self, claim_id: str, *, statistic, passed: bool, ci=None, threshold=None,
-               direction: str = ">=", description: str = "", protocol: str = "v1") -> Claim:
-        """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
-        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). ``protocol`` "v2" marks a
-        check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)" appended."""
-        if not isinstance(claim_id, str) or not claim_id:
-            raise ValueError(f"claim_id must be a non-empty string, got {claim_id!r}")
-        if any(c.claim_id == claim_id for c in self.claims):
-            raise ValueError(f"claim_id {claim_id!r} recorded twice")
-        check_choice("direction", direction, _DIRECTIONS)
-        check_choice("protocol", protocol, PROTOCOLS)
-        if PROTOCOL_NOTES[protocol] and PROTOCOL_NOTES[protocol] not in description:
-            description = f"{description} ({PROTOCOL_NOTES[protocol]})".strip()
-        if not isinstance(passed, (bool, np.bool_)):
-            raise TypeError(f"passed must be a bool, got {type(passed).__name__}")
-        stat = _num(statistic)
-        if ci is not None:
-            lo, hi = (_num(v) for v in ci)
-            ci = (lo, hi)
-        if threshold is not None:
-            threshold = tuple(_num(v) for v in threshold) if isinstance(threshold, (tuple, list)) \
-                else _num(threshold)
-        claim = Claim(claim_id, description, stat, ci, threshold, direction, bool(passed), protocol)
-        self.claims.append(claim)
-        return claim
-
-    def summary(self, digits: int = 2) -> str:
-        """One rounded, stable line per claim: ``id  stat=… [lo, hi]  (dir thr)  ✓/✗``."""
-        check_positive_int("digits", digits)
-        if not self.claims:
-            return f"{self.figure} ({self.profile}): no claims recorded"
-        width = max(len(c.claim_id) for c in self.claims)
-        checked = [c for c in self.claims if c.checked]
-        reported = len(self.claims) - len(checked)
-        lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in checked)}/{len(checked)} ✓"
-                 + (f" (+{reported} reported)" if reported else "")]
-        for c in self.claims:
-            ci = f" [{_fmt(c.ci[0], digits)}, {_fmt(c.ci[1], digits)}]" if c.ci else ""
-            if c.direction == "report":
-                thr = "(reported)"
-            elif c.direction == "in":
-                thr = f"(in [{_fmt(c.threshold[0], digits)}, {_fmt(c.threshold[1], digits)}])"
-            else:
-                thr = f"({c.direction} {_fmt(c.threshold, digits)})"
-            lines.append(f"{c.claim_id:<{width}}  stat={_fmt(c.statistic, digits)}{ci}  {thr}  {c.verdict}")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        claims = []
-        for c in self.claims:
-            d = asdict(c)
-            d["ci"] = list(c.ci) if c.ci else None
-            d["threshold"] = list(c.threshold) if isinstance(c.threshold, tuple) else c.threshold
-            d["verdict"] = c.verdict
-            claims.append(d)
-        return {"figure": self.figure, "profile": self.profile, "claims": claims}
-
-    def save(self, out_dir: str | os.PathLike | None = None) -> Path:
-        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.plotting.output_dir`)."""
-        from .plotting import output_dir
-
-        path = output_dir(out_dir) / f"{self.figure}.scorecard.json"
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n")
-        return path
-
-    def __repr__(self) -> str:
-        return f"Scorecard({self.figure!r}, profile={self.profile!r}, claims={len(self.claims)})"
-
-
-def load_scorecards(paths) -> list[dict]:
-    """Read scorecard JSON files (an iterable of paths) into dicts, sorted by figure id."""
-    cards = [json.loads(Path(p).read_text()) for p in paths]
-    return sorted(cards, key=lambda c: c["figure"])
+def percentile_ci(values, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` percentile interval of ``values`` (non-finite values left out; NaN, NaN when none is
+    left): the quantiles (1 − level)/2 and (1 + level)/2, numpy's linear interpolation."""
+    check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(values, [a, 1.0 - a])
+    return float(lo), float(hi)
 
 
 def bootstrap_ci(values, stat=np.mean, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
     """Percentile bootstrap CI of ``stat`` over the first axis of ``values`` (e.g. one value per seed).
 
-    Returns ``(estimate, (lo, hi))``; with a single value the CI collapses to that value.
+    ``stat`` = ``np.mean`` or ``np.median`` on 1-D values: ``scipy.stats.bootstrap`` (percentile method,
+    ``default_rng(seed)``). Any other statistic (e.g. :func:`peak_index` of a seeds × points array) is
+    applied to each resample in a loop with the same draws (``rng.integers(0, n, (n_boot, n))``), which
+    ``scipy.stats.bootstrap`` cannot express for a statistic over whole rows. Returns ``(estimate, (lo,
+    hi))``; with a single value the CI collapses to that value.
     """
     arr = np.asarray(values, dtype=float)
     if arr.ndim == 0 or arr.shape[0] == 0:
@@ -174,12 +77,15 @@ def bootstrap_ci(values, stat=np.mean, *, n_boot: int = 2000, level: float = 0.9
     est = float(stat(arr))
     if arr.shape[0] == 1:
         return est, (est, est)
+    if arr.ndim == 1 and stat in (np.mean, np.median):
+        from scipy.stats import bootstrap
+
+        res = bootstrap((arr,), lambda s, axis: stat(s, axis=axis), n_resamples=n_boot, vectorized=True,
+                        method="percentile", confidence_level=level, random_state=np.random.default_rng(seed))
+        return est, (float(res.confidence_interval.low), float(res.confidence_interval.high))
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, arr.shape[0], size=(n_boot, arr.shape[0]))
-    boots = np.array([stat(arr[i]) for i in idx], dtype=float)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    return est, (float(lo), float(hi))
+    return est, percentile_ci(np.array([stat(arr[i]) for i in idx], dtype=float), level)
 
 
 def spearman_ci(x, y, *, groups=None, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
@@ -189,8 +95,6 @@ def spearman_ci(x, y, *, groups=None, n_boot: int = 2000, level: float = 0.95, s
     groups are resampled, so a CI over seeds keeps each seed's sweep together. Returns ``(rho, (lo, hi))``.
     Degenerate resamples (constant x or y) are dropped.
     """
-    from scipy.stats import spearmanr
-
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or x.size < 3:
@@ -199,12 +103,7 @@ def spearman_ci(x, y, *, groups=None, n_boot: int = 2000, level: float = 0.95, s
         raise ValueError("x and y must be finite")
     check_positive_int("n_boot", n_boot)
 
-    def rho_of(xs, ys):
-        if np.ptp(xs) == 0 or np.ptp(ys) == 0:
-            return np.nan
-        return float(spearmanr(xs, ys).statistic)
-
-    rho = rho_of(x, y)
+    rho = spearman(x, y)
     rng = np.random.default_rng(seed)
     if groups is None:
         units = [np.array([i]) for i in range(x.size)]
@@ -217,14 +116,10 @@ def spearman_ci(x, y, *, groups=None, n_boot: int = 2000, level: float = 0.95, s
     for _ in range(n_boot):
         pick = rng.integers(0, len(units), size=len(units))
         idx = np.concatenate([units[i] for i in pick])
-        boots.append(rho_of(x[idx], y[idx]))
-    boots = np.asarray(boots)
-    boots = boots[np.isfinite(boots)]
-    if boots.size == 0:
+        boots.append(spearman(x[idx], y[idx]))
+    if not np.isfinite(boots).any():
         return rho, (rho, rho)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    return rho, (float(lo), float(hi))
+    return rho, percentile_ci(boots, level)
 
 
 # ---------------------------------------------------------------- sweep statistics behind the verdicts
@@ -235,12 +130,10 @@ def trend_summary(final, hp: str, *, value: str = "gc", seed: str = "seed", n_bo
     Returns ``{"rho": mean over seeds, "rho_ci": bootstrap CI over seeds, "rho_per_seed": array,
     "diff": mean over seeds, "diff_ci": CI, "diff_per_seed": array, "n_seeds": int}``
     (:func:`bootstrap_ci`, percentile, 95 %). Rows with a NaN ``value`` (e.g. a run that never reached
-    the target loss of ``gclib.train.value_at_train_loss``) are dropped; a seed with < 3 distinct levels
-    left has no ρ, one missing an extreme level has no difference; a statistic with no seed left is NaN
-    with CI ``None``.
+    the target loss of ``gclib.experiments.readings.value_at_train_loss``) are dropped; a seed with < 3
+    distinct levels left has no ρ, one missing an extreme level has no difference; a statistic with no
+    seed left is NaN with CI ``None``.
     """
-    from scipy.stats import spearmanr
-
     for col in (hp, value, seed):
         if col not in final.columns:
             raise ValueError(f"final has no column {col!r}")
@@ -249,7 +142,7 @@ def trend_summary(final, hp: str, *, value: str = "gc", seed: str = "seed", n_bo
     rhos, diffs = [], []
     for _, g in ok.groupby(seed, sort=True):
         if g[hp].nunique() >= 3 and g[value].nunique() >= 2:
-            rhos.append(float(spearmanr(g[hp], g[value]).statistic))
+            rhos.append(spearman(g[hp], g[value]))
         ends = g.set_index(hp)[value]
         if lo_level in ends.index and hi_level in ends.index:
             diffs.append(float(ends[hi_level].mean() - ends[lo_level].mean()))
@@ -323,12 +216,9 @@ def _seed_bootstrap(mat: np.ndarray, stat, n_boot: int, level: float, seed: int)
     rng = np.random.default_rng(seed)
     n = mat.shape[0]
     boots = np.array([stat(_nanmean(mat[rng.integers(0, n, n)])) for _ in range(n_boot)])
-    boots = boots[np.isfinite(boots)]
-    if not boots.size:
+    if not np.isfinite(boots).any():
         return est, None
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    return est, (float(lo), float(hi))
+    return est, percentile_ci(boots, level)
 
 
 def seed_mean_spearman(table, hp: str, value: str = "gc", *, seed: str = "seed", n_boot: int = 2000,
@@ -339,15 +229,11 @@ def seed_mean_spearman(table, hp: str, value: str = "gc", *, seed: str = "seed",
     seeds (whole seeds resampled, means and ρ recomputed). ``table``: a tidy DataFrame, one row per run.
     Returns ``{"rho", "rho_ci", "levels", "means", "n_levels", "n_seeds"}`` (levels and seed means as
     arrays); ρ is NaN with fewer than 3 levels left or a constant mean."""
-    from scipy.stats import spearmanr
-
     levels, mat = _seed_matrix(table, hp, value, seed)
 
     def rho(means):
         ok = np.isfinite(means)
-        if ok.sum() < 3 or np.ptp(means[ok]) == 0:
-            return math.nan
-        return float(spearmanr(levels[ok], means[ok]).statistic)
+        return spearman(levels[ok], means[ok]) if ok.sum() >= 3 else math.nan
 
     est, ci = _seed_bootstrap(mat, rho, n_boot, level, boot_seed)
     means = _nanmean(mat)

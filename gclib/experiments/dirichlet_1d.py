@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gclib import data, models, train
-from gclib._validate import check_positive_int, check_real
 from gclib.complexity import geometric_complexity
+from gclib.experiments import data, models, train
+from gclib.validate import check_positive_int, check_real
 
 __all__ = ["INITS", "interpolation_runs"]
 

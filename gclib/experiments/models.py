@@ -14,14 +14,12 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-from gclib._device import derive_generator
-from gclib._validate import check_choice, check_positive_int, check_sizes
+from gclib.device import derive_generator
+from gclib.functions import ACTIVATIONS
 from gclib.sampling import init_std, sample_weights
+from gclib.validate import check_choice, check_positive_int, check_sizes
 
-__all__ = ["MLP", "SmallCNN", "SmallResNet", "build_model", "ACTIVATIONS", "MODELS"]
-
-#: hidden activations of ``MLP`` (the output layer is always linear: logits)
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity, "gelu": nn.GELU}
+__all__ = ["MLP", "SmallCNN", "SmallResNet", "build_model", "MODELS"]
 BIAS_INITS = ("zero", "sampled")
 
 
@@ -66,7 +64,8 @@ class MLP(nn.Module):
 
     Args:
         sizes: layer widths, at least 2 positive ints (input dim, hidden widths…, outputs K).
-        activation: hidden activation, one of ``ACTIVATIONS`` ("relu", "tanh", "linear", "gelu").
+        activation: hidden activation, one of ``gclib.functions.ACTIVATIONS`` ("relu", "tanh", "linear",
+            "gelu"); the output layer is always linear (logits).
         init: weight scheme name from ``gclib.sampling.init_names()`` (e.g. "he_normal": N(0, 2/fan_in)).
         bias: whether the Linear layers have biases (``bias_init`` is then ignored).
         bias_init: "zero" or "sampled" (i.i.d. from the weight scheme of the layer); ``None`` = "sampled"
@@ -93,7 +92,7 @@ class MLP(nn.Module):
         self.activation, self.init, self.bias_init = activation, init, bias_init
         self.linears = nn.ModuleList(skip_init(nn.Linear, a, b, bias=bias)
                                      for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        self.act = ACTIVATIONS[activation]()
+        self.act = ACTIVATIONS[activation].module()
         for i, layer in enumerate(self.linears):
             _init_layer(layer, i, init=init, seed=self.seed, bias_init=bias_init, std=std)
 

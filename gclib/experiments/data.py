@@ -21,8 +21,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from gclib._device import derive_generator, resolve_device
-from gclib._validate import (
+from gclib.device import derive_generator, resolve_device
+from gclib.validate import (
     check_choice,
     check_optional_positive_int,
     check_positive_int,

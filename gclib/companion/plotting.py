@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib as mpl
 
 __all__ = ["set_style", "savefig", "save_table", "output_dir", "PALETTE", "plot_sweep", "plot_bound",
-           "level_colors", "plot_histogram_grid", "plot_dominance"]
+           "level_colors", "level_label"]
 
 #: Colour-blind-safe palette (seaborn "colorblind"), used in a fixed order by every figure.
 PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
@@ -115,7 +115,8 @@ def _hp_positions(values) -> tuple[list, dict]:
     return levels, {v: i for i, v in enumerate(levels)}
 
 
-def _label(v) -> str:
+def level_label(v) -> str:
+    """A hyperparameter level as figures label it: numbers with ``:g``, anything else as text."""
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
@@ -123,8 +124,8 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
                hp_label: str | None = None, value_label: str = "GC",
                final_label: str = "at the end of training", metrics=("test_acc", "train_acc"),
                log_value: bool = True, log_x: bool = False):
-    """Three panels for a hyperparameter sweep of training runs (``gclib.train.sweep`` output), used by the
-    G2–G7 notebooks [ours]:
+    """Three panels for a hyperparameter sweep of training runs (``gclib.experiments.runs.run_grid``
+    output), used by the G2–G7 notebooks [ours]:
 
     (a) ``value`` (default GC) during training against ``x`` (any history column: "step", "epoch",
         "train_loss"), one thin line per run (colour = value of ``hp``, one line per seed); (b) ``value``
@@ -139,7 +140,7 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
         history: tidy DataFrame with columns ``hp``, ``"seed"``, ``"step"``, ``x``, ``value``, ``metrics``.
         hp: the swept column.
         final: optional DataFrame with columns ``hp``, ``"seed"``, ``value`` for panel (b) (e.g.
-            ``gclib.train.value_at_train_loss``); default: each run's last logged row.
+            ``gclib.experiments.train.value_at_train_loss``); default: each run's last logged row.
         final_label: what panel (b) shows, for its title.
         log_value: log scale for ``value`` in (a) and (b) where it spans more than a decade.
         log_x: log scale for ``x`` in (a).
@@ -165,7 +166,7 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
         runs = history[history[hp] == v].sort_values("step", kind="stable").groupby("seed", sort=True)
         for j, (_, g) in enumerate(runs):
             ax.plot(g[x], g[value], color=colors[v], lw=1.2, alpha=0.85,
-                    label=f"{hp_label} = {_label(v)}" if j == 0 else None)
+                    label=f"{hp_label} = {level_label(v)}" if j == 0 else None)
     ax.set(xlabel=x.replace("_", " "), ylabel=value_label, title=f"(a) {value_label} during training")
     if log_x:
         ax.set_xscale("log")
@@ -189,7 +190,7 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
     ax.legend(fontsize=8)
 
     for ax in axes[1:]:
-        ax.set_xticks(range(len(levels)), [_label(v) for v in levels])
+        ax.set_xticks(range(len(levels)), [level_label(v) for v in levels])
         ax.set_xlim(-0.5, len(levels) - 0.5)
     if log_value:  # log only where the values span more than a decade (else the ticks are unreadable)
         for ax, vals in ((axes[0], history[value]), (axes[1], final[value])):
@@ -227,7 +228,7 @@ def plot_bound(history, bound: str, hp: str, *, value: str = "gc", hp_label: str
     fig, ax = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
     for v, g in ok.groupby(hp, sort=True):
         ax.scatter(g[bound], g[value], s=10, alpha=0.7, color=colors[v],
-                   label=f"{hp_label or hp} = {_label(v)}")
+                   label=f"{hp_label or hp} = {level_label(v)}")
     if len(ok):
         lo = float(np.minimum(ok[bound], ok[value]).min())
         hi = float(np.maximum(ok[bound], ok[value]).max())
@@ -236,134 +237,3 @@ def plot_bound(history, bound: str, hp: str, *, value: str = "gc", hp_label: str
            title=f"{value_label} stays below the bound")
     ax.legend(fontsize=8)
     return fig
-
-
-# ------------------------------------------------------- init-loss histogram helpers (gr_* notebooks) [ours]
-
-def _live_density(hist, log: bool):
-    """(edges, density) of a ``sampling.LossHistogram`` with the dead-network atom removed: per unit u on
-    linear bins, per unit ln u (dF/d ln u) on log bins."""
-    import numpy as np
-
-    live = np.asarray(hist.counts, dtype=float).copy()
-    if hist.dead and hist.dead_bin is not None and 0 <= hist.dead_bin < live.size:
-        live[hist.dead_bin] -= hist.dead
-    e = np.asarray(hist.edges, dtype=float)
-    width = np.diff(np.log(e)) if log else np.diff(e)
-    return e, live / (hist.n * width)
-
-
-def plot_histogram_grid(hists, *, modes=None, row_labels=None, col_labels=None, logx=False,
-                        sharey: str | bool = "row", panel_size=(2.3, 1.7), xlabel: str = "u = ℓ / L₀",
-                        fig=None):
-    """Small multiples of init-loss histograms (``gclib.sampling.LossHistogram``), used by the gr_*
-    notebooks [ours].
-
-    Each panel shows the density of u (the dead-network atom removed) as a step curve; the atom itself is
-    drawn separately as a dotted grey line at its loss (u = 1 for L₀-normalised losses) with its share of
-    all initializations; with ``modes`` (``sampling.ModeDominance`` per panel) the zero mode (◆), the
-    highest central mode (▼) and D are marked. ``logx`` (one bool, or one per row): the histograms have
-    geometric edges and the density is per unit ln u on a log axis (this shows the power law of the CDF
-    near u = 0).
-
-    Args:
-        hists: rows × columns nested list of histograms (``None`` leaves a panel empty); a flat list is
-            one row.
-        modes: same shape as ``hists`` or None. row_labels / col_labels: strings per row / column.
-        sharey: passed to ``subplots``. panel_size: (width, height) of one panel in inches.
-        fig: draw into this ``Figure`` or ``SubFigure`` (e.g. one of ``fig.subfigures``) instead of a new one.
-    Returns:
-        the figure drawn into.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    grid = [list(r) for r in hists] if hists and isinstance(hists[0], (list, tuple)) else [list(hists)]
-    if not grid or not grid[0]:
-        raise ValueError("hists must be a non-empty list (or list of lists) of LossHistogram")
-    nr, nc = len(grid), max(len(r) for r in grid)
-    mgrid = None
-    if modes is not None:
-        mgrid = [list(r) for r in modes] if isinstance(modes[0], (list, tuple)) else [list(modes)]
-        if [len(r) for r in mgrid] != [len(r) for r in grid]:
-            raise ValueError("modes must have the same shape as hists")
-    for name, labels, size in (("row_labels", row_labels, nr), ("col_labels", col_labels, nc)):
-        if labels is not None and len(labels) != size:
-            raise ValueError(f"{name} must have {size} entries, got {len(labels)}")
-    logs = [bool(v) for v in logx] if isinstance(logx, (list, tuple)) else [bool(logx)] * nr
-    if len(logs) != nr:
-        raise ValueError(f"logx must be a bool or one bool per row ({nr}), got {logx!r}")
-    if fig is None:
-        fig = plt.figure(figsize=(panel_size[0] * nc, panel_size[1] * nr), layout="constrained")
-    axes = fig.subplots(nr, nc, sharex="col" if len(set(logs)) == 1 else False, sharey=sharey, squeeze=False)
-    for i in range(nr):
-        for j in range(nc):
-            ax = axes[i][j]
-            h = grid[i][j] if j < len(grid[i]) else None
-            if h is None:
-                ax.set_visible(False)
-                continue
-            log = logs[i]
-            e, p = _live_density(h, log)
-            ax.stairs(p, e, color=PALETTE[0], fill=True, alpha=0.35, lw=0)
-            ax.stairs(p, e, color=PALETTE[0], lw=1.0)
-            if h.dead:
-                ax.axvline(h.dead_loss, color=PALETTE[7], ls=":", lw=1.2)
-                ax.text(0.97, 0.62, f"dead {100 * h.dead / h.n:.2g}%", transform=ax.transAxes, ha="right",
-                        fontsize=7, color="0.35")
-            md = mgrid[i][j] if mgrid is not None else None
-            if md is not None:
-                if md.zero_mode and md.h0 > 0 and not log:
-                    ax.plot([0.5 * (md.edges[0] + md.edges[1])], [md.h0], "D", color=PALETTE[2], ms=4)
-                if np.isfinite(md.uc):
-                    k = int(np.searchsorted(e, md.uc)) - 1
-                    ax.plot([md.uc], [p[min(max(k, 0), p.size - 1)]], "v", color=PALETTE[3], ms=5)
-                ax.text(0.97, 0.85, f"D = {md.D:.1f}", transform=ax.transAxes, ha="right", fontsize=8)
-            if log:
-                ax.set_xscale("log")
-            if i == 0 and col_labels is not None:
-                ax.set_title(col_labels[j], fontsize=9)
-            if j == 0:
-                dens = "density per ln u" if log else "density"
-                ax.set_ylabel(f"{row_labels[i]}\n{dens}" if row_labels is not None else dens, fontsize=8)
-            if i == nr - 1 or len(set(logs)) > 1:
-                ax.set_xlabel(xlabel, fontsize=8)
-            ax.tick_params(labelsize=7)
-    return fig
-
-
-def plot_dominance(ax, table, x: str, *, group: str | None = None, logx: bool = False,
-                   xlabel: str | None = None, group_label: str | None = None):
-    """The dominance score D with its bootstrap CI (columns ``D``, ``D_lo``, ``D_hi`` of
-    ``geometry_experiments.dominance_sweep(...).table``) against the column ``x``, one line per value of
-    ``group`` [ours]. String-valued ``x`` (e.g. init names) is placed at evenly spaced positions.
-    D > 0: zero-mode dominant; D < 0: central-mode dominant (a dashed line marks D = 0). Returns ``ax``."""
-    import numpy as np
-
-    for col in (x, "D", "D_lo", "D_hi") + ((group,) if group else ()):
-        if col not in table.columns:
-            raise ValueError(f"table has no column {col!r}")
-    categorical = table[x].map(lambda v: isinstance(v, str)).any()
-    levels = list(dict.fromkeys(table[x])) if categorical else None
-    keys = list(dict.fromkeys(table[group])) if group else [None]
-    n = len(keys)
-    for k, key in enumerate(keys):
-        t = table if key is None else table[table[group] == key]
-        if categorical:
-            xs = np.array([levels.index(v) for v in t[x]], float) + (k - (n - 1) / 2) * 0.6 / max(n, 1)
-        else:
-            xs = t[x].to_numpy(float)
-        d = t["D"].to_numpy(float)
-        err = np.vstack([d - t["D_lo"].to_numpy(float), t["D_hi"].to_numpy(float) - d]).clip(min=0)
-        label = None if key is None else f"{group_label or group} = {_label(key)}"
-        ax.errorbar(xs, d, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, color=PALETTE[k % len(PALETTE)],
-                    ls="none" if categorical else "-", label=label)
-    ax.axhline(0.0, color="0.4", ls="--", lw=0.8)
-    if categorical:
-        ax.set_xticks(range(len(levels)), [str(v).replace("_", "\n", 1) for v in levels], fontsize=7)
-    elif logx:
-        ax.set_xscale("log", base=2)
-    ax.set(xlabel=xlabel or x, ylabel="D = ln((h₀+δ)/(h_c+δ))")
-    if group:
-        ax.legend(fontsize=7)
-    return ax

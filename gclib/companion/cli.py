@@ -1,7 +1,7 @@
 """``gclib list | params | run | sweep | book``: rerun any figure notebook with new parameters.
 
-A thin layer over :mod:`gclib.runner`: argument parsing, tables, messages and exit codes (0 ok, 1 a notebook
-failed, 2 bad input — detected before any notebook starts). [ours]
+A thin layer over :mod:`gclib.companion.runner`: argument parsing, tables, messages and exit codes (0 ok, 1
+a notebook failed, 2 bad input — detected before any notebook starts; the cases: ``errors.ERROR_TABLE``).
 """
 from __future__ import annotations
 
@@ -10,25 +10,14 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["main", "ERROR_TABLE"]
+from gclib.companion import figures, parallel, runner
+from gclib.companion.errors import ERROR_TABLE
+from gclib.companion.figures import ParameterError
+from gclib.companion.format import seconds, text_table
+from gclib.companion.runner import RunError
 
-ERROR_TABLE = """\
-| Case | Example | Exit | Message on stderr (one line) |
-|---|---|---|---|
-| Unknown figure | `run gc_foo` | 2 | `unknown figure 'gc_foo'; valid: …` |
-| Unknown profile | `run gc_l2 --profile big` | 2 | `argument --profile: invalid choice: 'big' …` |
-| Unknown parameter | `run gc_l2 -p stepz 10` | 2 | `unknown parameter 'stepz' for gc_l2; valid: …` |
-| Wrong type | `run gc_l2 -p steps ten` | 2 | `parameter 'steps' of gc_l2 expects int (default …), got …` |
-| Unwritable `--out` | `run gc_l2 --out /proc/x` | 2 | `cannot write to output directory '/proc/x/gc_l2': …` |
-| No CUDA | `run gc_l2 --device cuda` | 2 | `device 'cuda' requested but torch.cuda.is_available() is False` |
-| A cell raises | a bug, or a bad value | 1 | `gc_l2 failed: cell 7 (In [5]) raised ValueError: …` |
-| A sweep cell fails | `sweep gc_l2 -g steps 0,10` | 1 | the table (status `failed`), a line per failed cell |
+__all__ = ["main"]
 
-Exit status 2: nothing was executed (no output notebook is written). Exit status 1: the partial notebook
-(papermill's, with the error at the top) stays for inspection, its path is printed, and
-`FIGURE.provenance.json` records `"status": "failed"`, the failing cell (index in the source notebook) and
-the exception line.
-"""
 
 _EXAMPLES = {
     "list": "examples:\n  gclib list\n  gclib list --readme    # rewrite notebooks/README.md",
@@ -65,7 +54,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import runner
 
     fmt = argparse.RawDescriptionHelpFormatter
     top = _Parser(prog="gclib", formatter_class=fmt,
@@ -80,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                               formatter_class=fmt)
 
     def common(p, out_default):
-        p.add_argument("--profile", default="smoke", choices=runner.PROFILES, help="parameter profile")
+        p.add_argument("--profile", default="smoke", choices=figures.PROFILES, help="parameter profile")
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                        help="set one parameter (repeatable)")
         p.add_argument("--device", default=None, help="auto, cpu or cuda[:N] (default: the profile's)")
@@ -92,11 +80,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the figure table to notebooks/README.md instead (from profiles.yaml)")
     p = add("params", "show a figure's parameters: type, default and each profile's value")
     p.add_argument("figure")
-    def parallel(p):
+    def jobs_option(p):
         p.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="figures run at once, `all` only (default: the usable cores)")
 
-    def threads(p):
+    def threads_option(p):
         p.add_argument("--threads", type=int, default=runner.DEFAULT_THREADS, metavar="T",
                        help=f"intra-op threads of each kernel (default {runner.DEFAULT_THREADS}; recorded in "
                             "the provenance)")
@@ -104,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("run", "execute one figure notebook (or all) with papermill")
     p.add_argument("figure", help="figure id (see `gclib list`) or `all`")
     common(p, "book/_generated/figures")
-    parallel(p)
-    threads(p)
+    jobs_option(p)
+    threads_option(p)
     p = add("sweep", "run a parameter grid on Dask distributed, one papermill task per cell")
     p.add_argument("figure")
     p.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."), required=True,
@@ -114,17 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     where.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (2)")
-    threads(p)
+    threads_option(p)
     p = add("book", "run stale figures (cached) at a profile, then build the Jupyter Book with -W")
-    p.add_argument("--profile", default="cpu", choices=runner.PROFILES, help="parameter profile (cpu)")
+    p.add_argument("--profile", default="cpu", choices=figures.PROFILES, help="parameter profile (cpu)")
     p.add_argument("--out", type=Path, default=None, help="figures directory (book/_generated/figures)")
-    parallel(p)
-    threads(p)
+    jobs_option(p)
+    threads_option(p)
     return top
 
 
 def _pairs(pairs, what: str, parse) -> dict:
-    from .runner import ParameterError
 
     out = {}
     for name, value in pairs:
@@ -134,39 +121,33 @@ def _pairs(pairs, what: str, parse) -> dict:
     return out
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
-
-
 def _cmd_list(args) -> int:
-    from . import runner
-    from .bookgen import _seconds, notebooks_readme
+    from gclib.companion.book.index import notebooks_readme
 
     if args.readme:
-        path = runner.notebook_directory() / "README.md"
+        path = figures.notebook_directory() / "README.md"
         path.write_text(notebooks_readme(), encoding="utf-8")
         print(f"wrote {path}")
         return 0
     rows = [["id", "paper", "family", "smoke", "cpu", "paper", "claim"]]
-    figures = runner.list_figures()
-    orphans = set(runner._load_profiles(runner.notebook_directory())) - {f.id for f in figures}
+    figs = figures.list_figures()
+    listed = figures.read_profiles(figures.notebook_directory() / "profiles.yaml")
+    orphans = set(listed) - {f.id for f in figs}
     if orphans:
         print(f"gclib: note: profiles.yaml lists figures with no notebook: {', '.join(sorted(orphans))}",
               file=sys.stderr)
-    for f in figures:
-        est = [_seconds(f.est_seconds.get(p)) for p in runner.PROFILES]
+    for f in figs:
+        est = [seconds(f.est_seconds.get(p)) for p in figures.PROFILES]
         rows.append([f.id, f.paper or "—", f.family or "—", *est, f.claim or f.title or "—"])
-    print(_table(rows))
+    print(text_table(rows))
     return 0
 
 
 def _cmd_params(args) -> int:
-    from . import runner
 
-    fig = runner.get_figure(args.figure)
-    spec = runner.notebook_parameters(args.figure)
-    resolved = {p: runner.resolve_parameters(args.figure, p) for p in runner.PROFILES
+    fig = figures.get_figure(args.figure)
+    spec = figures.notebook_parameters(args.figure)
+    resolved = {p: figures.resolve_parameters(args.figure, p) for p in figures.PROFILES
                 if p == "smoke" or p in fig.profiles}
     about = fig.title or fig.claim
     print(f"{fig.id}: {about}  ({fig.notebook.name})" if about else f"{fig.id}  ({fig.notebook.name})")
@@ -174,7 +155,7 @@ def _cmd_params(args) -> int:
     for name, prm in spec.items():
         typ = "any" if prm.default is None else prm.type.__name__
         rows.append([name, typ, *(repr(resolved[p][name]) for p in resolved), prm.help])
-    print(_table(rows))
+    print(text_table(rows))
     return 0
 
 
@@ -197,15 +178,14 @@ def _report(res) -> None:
 
 
 def _cmd_run(args) -> int:
-    from . import runner
 
-    kw = dict(profile=args.profile, overrides=_pairs(args.param, "parameter", runner.parse_literal),
+    kw = dict(profile=args.profile, overrides=_pairs(args.param, "parameter", figures.parse_literal),
               device=args.device, out_dir=args.out, force=args.force, threads=args.threads)
     if args.figure == "all":
-        results = runner.run_all(**kw, jobs=args.jobs)
+        results = parallel.run_all(**kw, jobs=args.jobs)
     else:
         if args.jobs is not None:
-            raise runner.ParameterError("--jobs applies to `run all` only (one figure is one kernel)")
+            raise figures.ParameterError("--jobs applies to `run all` only (one figure is one kernel)")
         results = [runner.run_figure(args.figure, progress=sys.stderr.isatty(), **kw)]
     for res in results:
         _report(res)
@@ -217,13 +197,13 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from . import runner
+    from gclib.companion import figures, parallel
 
-    grid = _pairs(args.grid, "grid parameter", runner.parse_values)
-    overrides = _pairs(args.param, "parameter", runner.parse_literal)
+    grid = _pairs(args.grid, "grid parameter", figures.parse_values)
+    overrides = _pairs(args.param, "parameter", figures.parse_literal)
     if args.workers < 1:
-        raise runner.ParameterError(f"--workers must be >= 1, got {args.workers}")
-    table = runner.sweep(args.figure, grid, profile=args.profile, overrides=overrides, device=args.device,
+        raise figures.ParameterError(f"--workers must be >= 1, got {args.workers}")
+    table = parallel.sweep(args.figure, grid, profile=args.profile, overrides=overrides, device=args.device,
                          scheduler=args.scheduler, n_workers=args.workers, out_dir=args.out, force=args.force,
                          threads=args.threads)
     shown = [c for c in table.columns if c not in ("provenance", "cell", "error")]
@@ -237,10 +217,10 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from . import runner
+    from gclib.companion import figures, parallel
 
-    figures_dir = Path(args.out or runner.default_out_dir())
-    results = runner.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads)
+    figures_dir = Path(args.out or figures.default_out_dir())
+    results = parallel.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads)
     for res in results:
         _report(res)
     failed = [r.figure for r in results if r.status == "failed"]
@@ -249,12 +229,12 @@ def _cmd_book(args) -> int:
               file=sys.stderr)
         return 1
     try:
-        from .bookgen import build_book
+        from gclib.companion.book.build import build_book
     except ImportError as err:
         print(f"gclib: cannot build the book: {err}", file=sys.stderr)
         return 1
     try:
-        html = build_book(runner.repo_root() / "book", figures_dir, strict=True)
+        html = build_book(figures.repo_root() / "book", figures_dir, strict=True)
     except Exception as err:  # BookBuildError carries the tail of jupyter-book's log
         print(f"gclib: book build failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
@@ -268,7 +248,6 @@ _COMMANDS = {"list": _cmd_list, "params": _cmd_params, "run": _cmd_run, "sweep":
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gclib`` console script and ``python -m gclib``; returns the exit status."""
-    from .runner import ParameterError, RunError
 
     args = _parser().parse_args(argv)
     try:

@@ -1,6 +1,8 @@
-"""Experiment helpers shared by the ``gr_*`` notebooks (Teague 2022, geometric regularization): sweeps of
-init-loss mode dominance over conditions, rank correlations and contrasts of the dominance score D with
-bootstrap CIs from resampling initializations, and the double-descent link (GR-2). All of it is ours.
+"""Init-loss dominance experiments of the ``gr_*`` notebooks (Teague 2022, geometric regularization): fixed
+training sets, sweeps of mode dominance over conditions (widths, depths, targets, schemes), rank
+correlations and contrasts of the dominance score D with bootstrap CIs from resampling initializations,
+and the architecture sweep with its per-target rank summary that E-3 and E-4 share. All of it is ours;
+the double-descent link (GR-2) is in ``gclib.experiments.double_descent``.
 
 A *condition* is one network and training set: a dict with the sampling keys of
 ``gclib.sampling.init_loss_histogram`` (``layer_sizes``, ``init``, ``x``, ``y`` and optionally ``method``,
@@ -17,20 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gclib import data, sampling, train
-from gclib._device import derive_generator
-from gclib._validate import check_positive_int, check_real
+from gclib import sampling
+from gclib.device import derive_generator
+from gclib.dominance import dominance_replicates, mode_dominance
+from gclib.stats import percentile_ci, spearman, spearman_columns
+from gclib.validate import check_positive_int, check_real
 
-__all__ = ["DOUBLE_DESCENT_CONFIG", "DominanceSweep", "init_loss_problem", "dominance_sweep",
-           "rank_correlation_ci", "contrast_ci", "max_standardized_drop", "dominance_transition",
-           "interpolation_threshold", "transition_distance", "config_dataset", "config_condition"]
-
-#: The fixed part of the G8 double-descent training setup (``gclib.train.run_config`` keys), shared by the
-#: gc_double_descent and gr_double_descent notebooks so the two train identical networks [ours]: one hidden
-#: ReLU layer (``hidden`` is swept), ``nn.Linear``'s default init, full-batch Adam on the squared loss of
-#: one-hot targets. Data, widths, learning rate and steps come from each notebook's parameters.
-DOUBLE_DESCENT_CONFIG: dict = {"model": "mlp", "activation": "relu", "init": "pytorch_default",
-                               "optimizer": "adam", "batch_size": None, "loss": "mse", "track_bounds": False}
+__all__ = ["DominanceSweep", "init_loss_problem", "dominance_sweep", "rank_correlation_ci", "contrast_ci",
+           "max_standardized_drop", "architecture_sweep", "rank_summary"]
 
 _SAMPLING_KEYS = ("layer_sizes", "init", "x", "y", "method", "bias", "activation", "loss", "std")
 
@@ -90,7 +86,7 @@ class DominanceSweep:
         for v in values:
             idx = self.rows(**{label: v})
             boots.append(self.boot[idx].mean(0))
-            lo, hi = _percentile_ci(boots[-1], level)
+            lo, hi = percentile_ci(boots[-1], level)
             t = self.table.iloc[idx]
             rows.append({label: v, "D": float(t.D.mean()), "D_lo": lo, "D_hi": hi, "uc": float(t.uc.mean()),
                          "dead_fraction": float(t.dead_fraction.mean())})
@@ -110,23 +106,6 @@ def _split(hist, edge_sets):
         dbin = int(np.searchsorted(edges, hist.dead_loss, side="right")) - 1 if hist.dead else None
         out.append(sampling.LossHistogram(counts, np.asarray(edges, float), under, over, hist.n, hist.dead,
                                           dbin, hist.dead_loss))
-    return out
-
-
-def _boot_D(hist, mode, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """D of ``n_boot`` multinomial resamples of the N initializations (live bins, overflow, dead atom)."""
-    live, n = mode.counts.astype(np.int64), hist.n
-    ov = n - int(live.sum()) - hist.dead
-    draws = rng.multinomial(n, np.concatenate([live, [ov, hist.dead]]) / n, size=n_boot)
-    out = np.empty(n_boot)
-    for i, r in enumerate(draws):
-        cnt, over, dead = r[:-2].copy(), int(r[-2]), int(r[-1])
-        if dead and hist.dead_bin is not None and hist.dead_bin < cnt.size:
-            cnt[hist.dead_bin] += dead
-        elif dead:
-            over += dead
-        out[i] = sampling.mode_dominance(counts=cnt, edges=hist.edges, overflow=over, dead=dead,
-                                         dead_u=hist.dead_loss if dead else 1.0).D
     return out
 
 
@@ -167,7 +146,6 @@ def dominance_sweep(conditions, *, n_inits: int, edges, log_edges=None, bin_sens
     for e in sets[1:]:
         both = np.union1d(both, e)
     rows, hists, log_hists, modes, boots = [], [], [], [], []
-    a = (1.0 - level) / 2.0
     for i, cond in enumerate(conditions):
         if not isinstance(cond, dict) or not {"layer_sizes", "init", "x", "y"} <= set(cond):
             raise ValueError(f"conditions[{i}] must be a dict with layer_sizes, init, x and y")
@@ -182,14 +160,14 @@ def dominance_sweep(conditions, *, n_inits: int, edges, log_edges=None, bin_sens
         h = parts[0]
         if log_edges is not None:
             log_hists.append(parts[1])
-        sens = {f"D_B{b}": sampling.mode_dominance(counts=hb).D
+        sens = {f"D_B{b}": mode_dominance(counts=hb).D
                 for b, hb in zip(bin_sensitivity, parts[1 + (log_edges is not None):])}
-        md = sampling.mode_dominance(counts=h)
-        bt = _boot_D(h, md, n_boot, np.random.default_rng((seed, i)))
+        md = mode_dominance(counts=h)
+        _, bt = dominance_replicates(h, n_boot=n_boot, rng=np.random.default_rng((seed, i)))
         labels = {k: v for k, v in cond.items() if k not in _SAMPLING_KEYS}
         labels.setdefault("init", cond["init"])
-        rows.append({**labels, "D": md.D, "D_lo": float(np.quantile(bt, a)),
-                     "D_hi": float(np.quantile(bt, 1 - a)),
+        d_lo, d_hi = percentile_ci(bt, level)
+        rows.append({**labels, "D": md.D, "D_lo": d_lo, "D_hi": d_hi,
                      "h0": md.h0, "hc": md.hc, "uc": md.uc, "zero_mode": md.zero_mode,
                      "central_mode_count": md.central_mode_count, "dominant": md.dominant,
                      "first_bin_mass": md.first_bin_mass, "dead_fraction": md.dead_fraction,
@@ -200,26 +178,6 @@ def dominance_sweep(conditions, *, n_inits: int, edges, log_edges=None, bin_sens
         boots.append(bt)
     return DominanceSweep(pd.DataFrame(rows), hists, log_hists if log_edges is not None else None, modes,
                           np.vstack(boots))
-
-
-def _percentile_ci(values: np.ndarray, level: float) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return math.nan, math.nan
-    a = (1.0 - level) / 2.0
-    return float(np.quantile(values, a)), float(np.quantile(values, 1.0 - a))
-
-
-def _ranks_rho(x: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Spearman ρ between x (n,) and every column of d (n, B); NaN for a constant column."""
-    from scipy.stats import rankdata
-
-    rx = rankdata(x)
-    rd = rankdata(d, axis=0)
-    rx, rd = rx - rx.mean(), rd - rd.mean(axis=0)
-    den = np.sqrt((rx ** 2).sum() * (rd ** 2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (rx[:, None] * rd).sum(axis=0) / np.where(den > 0, den, 1.0), np.nan)
 
 
 def rank_correlation_ci(sweep: DominanceSweep, x: str, *, groups: str | None = None, level: float = 0.95,
@@ -241,15 +199,15 @@ def rank_correlation_ci(sweep: DominanceSweep, x: str, *, groups: str | None = N
         if sel.size < 3:
             raise ValueError(f"need >= 3 conditions per group for a rank correlation, got {sel.size}")
         xs = sweep.table[x].to_numpy(dtype=float)[sel]
-        point.append(_ranks_rho(xs, sweep.table[column].to_numpy(float)[sel][:, None])[0])
-        reps.append(_ranks_rho(xs, sweep.boot[sel]))
+        point.append(spearman(xs, sweep.table[column].to_numpy(float)[sel]))
+        reps.append(spearman_columns(xs, sweep.boot[sel]))
     rho = float(np.nanmean(point)) if np.isfinite(point).any() else math.nan
     if column != "D":
         return rho, None
     reps = np.vstack(reps)
     ok = np.isfinite(reps).any(axis=0)
     boot = np.nanmean(reps[:, ok], axis=0) if ok.any() else np.array([np.nan])
-    return rho, _percentile_ci(boot, level)
+    return rho, percentile_ci(boot, level)
 
 
 def contrast_ci(sweep: DominanceSweep, a: dict, b: dict, *,
@@ -261,7 +219,7 @@ def contrast_ci(sweep: DominanceSweep, a: dict, b: dict, *,
         raise ValueError(f"no rows match {a if ia.size == 0 else b}")
     d = sweep.table["D"].to_numpy(float)
     boot = sweep.boot[ia].mean(0) - sweep.boot[ib].mean(0)
-    return float(d[ia].mean() - d[ib].mean()), _percentile_ci(boot, level)
+    return float(d[ia].mean() - d[ib].mean()), percentile_ci(boot, level)
 
 
 def max_standardized_drop(mode) -> float:
@@ -280,70 +238,42 @@ def max_standardized_drop(mode) -> float:
     return float(z.max())
 
 
-def dominance_transition(x, d) -> dict:
-    """The transition of D along an ordered grid ``x`` (e.g. widths) [ours, fixed before measuring]:
-    the first step i → i+1 where D changes sign (central ↔ zero dominance); if D never changes sign, the
-    step with the largest |D_{i+1} − D_i|. Returns ``{"index": i + 1, "x": x[i + 1], "kind": "sign change"
-    | "largest step"}`` (index of the first grid point after the transition)."""
-    x, d = np.asarray(x), np.asarray(d, dtype=float)
-    if x.ndim != 1 or x.shape != d.shape or x.size < 2 or not np.all(np.isfinite(d)):
-        raise ValueError("x and d must be 1-D of equal length >= 2 with finite d")
-    sign = np.flatnonzero(np.sign(d[:-1]) != np.sign(d[1:]))
-    if sign.size:
-        i, kind = int(sign[0]), "sign change"
-    else:
-        i, kind = int(np.argmax(np.abs(np.diff(d)))), "largest step"
-    return {"index": i + 1, "x": x[i + 1].item(), "kind": kind}
+def architecture_sweep(vary: str, values, *, targets, d_in: int, init: str, loss: str = "mse", width=None,
+                       depth=None, n_inits: int, n_bins: int = 100, u_max: float = 4.0, bin_counts=(),
+                       seed: int = 0, device="cpu", n_boot: int = 200) -> DominanceSweep:
+    """The E-3 / E-4 sweep [ours]: single-sample init-loss dominance of MLPs ``d_in → hidden^depth → 1``
+    while ``vary`` ("width" or "depth") takes ``values`` (the other fixed by ``width`` or ``depth``), for
+    each single-sample target y in ``targets`` (one input x on the sphere of radius √d_in, the same for
+    every y: :func:`init_loss_problem`), on ``n_bins`` equal bins of u ∈ [0, u_max] with the bin-count
+    sensitivity ``bin_counts``. Table columns: target, ``vary``, init, then :func:`dominance_sweep`'s."""
+    if vary not in ("width", "depth"):
+        raise ValueError(f"vary must be 'width' or 'depth', got {vary!r}")
+    fixed = depth if vary == "width" else width
+    check_positive_int("depth" if vary == "width" else "width", fixed)
+    check_positive_int("n_bins", n_bins)
+    check_real("u_max", u_max, low=0.0, low_open=True)
+    x, _ = init_loss_problem(d_in, 1, seed=seed, target=1.0)
+    conditions = []
+    for y in targets:
+        _, y_single = init_loss_problem(d_in, 1, seed=seed, target=y)
+        for v in values:
+            w, n_hidden = (v, fixed) if vary == "width" else (fixed, v)
+            conditions.append({"layer_sizes": [d_in] + [w] * n_hidden + [1], "init": init, "x": x,
+                               "y": y_single, "loss": loss, "target": y, vary: v})
+    return dominance_sweep(conditions, n_inits=n_inits, edges=np.linspace(0.0, u_max, n_bins + 1),
+                           bin_sensitivity=bin_counts, seed=seed, device=device, n_boot=n_boot)
 
 
-def interpolation_threshold(x, train_acc, *, level: float = 0.99) -> dict:
-    """The interpolation threshold on an ordered grid ``x`` (e.g. widths) [ours]: the first point whose final
-    training accuracy is >= ``level``. Returns ``{"index", "x"}`` (index None, x NaN if never reached)."""
-    check_real("level", level, low=0.0, high=1.0)
-    x, acc = np.asarray(x), np.asarray(train_acc, dtype=float)
-    if x.ndim != 1 or x.shape != acc.shape or x.size == 0:
-        raise ValueError("x and train_acc must be 1-D of equal, non-zero length")
-    hit = np.flatnonzero(acc >= level)
-    return {"index": int(hit[0]), "x": x[hit[0]].item()} if hit.size else {"index": None, "x": math.nan}
-
-
-def transition_distance(x, d, boot, target_index, *,
-                        level: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """Distance in grid steps between the transition of D (:func:`dominance_transition` of ``d``) and the grid
-    index ``target_index`` (e.g. the interpolation threshold), with a percentile CI from the bootstrap
-    replicates ``boot`` (len(x), B) of D. ``target_index`` None gives (inf, (inf, inf))."""
-    if target_index is None:
-        return math.inf, (math.inf, math.inf)
-    boot = np.asarray(boot, dtype=float)
-    dist = abs(dominance_transition(x, d)["index"] - target_index)
-    reps = np.array([abs(dominance_transition(x, boot[:, b])["index"] - target_index)
-                     for b in range(boot.shape[1]) if np.all(np.isfinite(boot[:, b]))], dtype=float)
-    return float(dist), _percentile_ci(reps, level)
-
-
-def config_dataset(config: dict):
-    """The training data ``train.run_config(config, ...)`` uses (same loader, subset, PCA, label noise and
-    ``data_seed``; ``data_seed`` None is not supported here, as the data would then vary with the seed)."""
-    c = {**train.DEFAULT_CONFIG, **config}
-    if c["data_seed"] is None:
-        raise ValueError("config_dataset needs a fixed data_seed (None draws the data from each run's seed)")
-    return data.load_dataset(c["dataset"], n_train=c["n_train"], n_test=c["n_test"], seed=c["data_seed"],
-                             flatten=True, standardize=c["standardize"], pca=c["pca"],
-                             label_noise=c["data_label_noise"], **c.get("data_options", {}))
-
-
-def config_condition(config: dict, width: int, x: torch.Tensor, y: torch.Tensor, *, n_classes: int,
-                     **labels) -> dict:
-    """A :func:`dominance_sweep` condition for the one-hidden-layer MLP ``run_config`` builds from ``config``
-    with hidden width ``width``: layer sizes [d_in, width, K], the config's init and biases as
-    ``gclib.models.MLP`` draws them (sampled for "pytorch_default", zero otherwise). ``x`` (m, d_in);
-    ``y`` (m,) class labels in [0, n_classes), one-hot encoded here (the squared loss of one-hot targets,
-    L₀ = 1/K); ``labels`` become table columns."""
-    c = {**train.DEFAULT_CONFIG, **config}
-    if c["model"] != "mlp":
-        raise ValueError(f"config_condition needs model='mlp', got {c['model']!r}")
-    check_positive_int("width", width)
-    k = check_positive_int("n_classes", n_classes)
-    return {"layer_sizes": [x.shape[1], width, k], "init": c["init"], "activation": c["activation"],
-            "bias": "sampled" if c["init"] == "pytorch_default" else "zero", "x": x,
-            "y": data.one_hot(y, k).to(x.dtype), "width": width, **labels}
+def rank_summary(sweep: DominanceSweep, vary: str, targets, bin_counts=(), *, level: float = 0.95) -> dict:
+    """The rank statistics of an :func:`architecture_sweep`: Spearman ρ(``vary``, D) averaged over the
+    targets with its bootstrap CI (the scorecard statistic), ρ and CI per target, and the point ρ with each
+    bin count of ``bin_counts``. Returns ``{"rho", "ci", "per_target": [(ρ, (lo, hi)), …], "by_bins":
+    {B: ρ}, "text"}``, ``text`` the summary the notebooks print (two decimals)."""
+    rho, ci = rank_correlation_ci(sweep, vary, groups="target", level=level)
+    per_target = [rank_correlation_ci(sweep, vary, level=level, target=y) for y in targets]
+    by_bins = {b: rank_correlation_ci(sweep, vary, groups="target", column=f"D_B{b}")[0] for b in bin_counts}
+    lines = [f"Spearman rho({vary}, D), mean over targets: {rho:.2f}  95% CI [{ci[0]:.2f}, {ci[1]:.2f}]"]
+    lines += [f"  y = {y:g}: rho = {r:.2f}  [{lo:.2f}, {hi:.2f}]"
+              for y, (r, (lo, hi)) in zip(targets, per_target)]
+    lines += [f"  with {b} bins: rho = {r:.2f}" for b, r in by_bins.items()]
+    return {"rho": rho, "ci": ci, "per_target": per_target, "by_bins": by_bins, "text": "\n".join(lines)}

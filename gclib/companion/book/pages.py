@@ -1,0 +1,173 @@
+"""The figure pages: each executed notebook with a reproduction-record cell after its first cell — claim,
+scorecard verdicts, parameters, provenance, downloads and the command that reruns it. [ours]
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+from gclib.companion.book.runs import FigureRun, notebook_title, paper_name, paper_of
+from gclib.companion.format import (
+    code_span,
+    fmt_ci,
+    fmt_number,
+    fmt_threshold,
+    md_cell,
+    md_code,
+    md_table,
+    protocol_of,
+    shell_value,
+    tally,
+    tally_text,
+    verdict,
+    wall,
+)
+
+__all__ = ["figure_page", "exact_command"]
+
+RECORD_ID = "gclib-book-record"
+_WIDGET_MIMES = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+
+
+def _header(run: FigureRun, entry: dict, profile: str, has_images: bool, asset_names: list[str]) -> list[str]:
+    """The claim, the GPU note (paper profile or CUDA), a warning when the run did not finish, the tally and,
+    when the executed notebook holds no image, the saved PNGs."""
+    prov, fid = run.provenance or {}, run.id
+    out = ["## Reproduction record", ""]
+    if entry.get("claim"):
+        source = f"{md_cell(paper_name(paper_of(fid, entry)))}, family {md_cell(entry.get('family', '—'))}"
+        out += [f"**Claim** ({source}): {md_cell(entry['claim'])}", ""]
+    device = str((prov.get("parameters") or {}).get("device") or prov.get("device") or "")
+    if profile == "paper" or device.startswith("cuda"):  # the one GPU note, shared with the GPU how-to
+        out += ["```{include} ../../_includes/gpu_admonition.md", "```", ""]
+    if run.status != "success":
+        error = f" — {md_cell(prov['error'])}" if prov.get("error") else ""
+        out += [":::{warning}", f"This run did not finish: status `{run.status}`{error}.", ":::", ""]
+    if run.claims:
+        out += [f"**Scorecard** ({profile} profile): {tally_text(tally(run.claims))}.", ""]
+    if not has_images and run.pngs:
+        for name in (n for n in asset_names if n.endswith(".png")):
+            out += [f"```{{figure}} ../assets/{fid}/{name}", f":alt: {fid} figure {name}", "```", ""]
+    return out
+
+
+def _verdicts(run: FigureRun) -> list[str]:
+    if not run.claims:
+        return ["### Scorecard verdicts", "", "No scorecard was written for this run."]
+    rows = [[verdict(c), protocol_of(c), f"`{c.get('claim_id', '?')}` {md_cell(c.get('description', ''))}",
+             fmt_number(c.get("statistic")), fmt_ci(c.get("ci")), fmt_threshold(c)] for c in run.claims]
+    return ["### Scorecard verdicts", "",
+            md_table(["✓/✗", "protocol", "claim", "statistic", "CI", "threshold"], rows, compact=True)]
+
+
+def _parameters(params: dict) -> list[str]:
+    if not params:
+        return ["### Parameters", "", "No provenance record: parameters unknown."]
+    rows = [[f"`{k}`", md_code(v)] for k, v in params.items()]
+    return ["### Parameters", "", md_table(["parameter", "value"], rows)]
+
+
+def _provenance(run: FigureRun, profile: str) -> list[str]:
+    prov = run.provenance or {}
+    versions, sha = prov.get("versions") or {}, prov.get("git_sha")
+    sha_text = (f"`{sha[:12]}`" if sha else "—") + (" (uncommitted changes)" if prov.get("git_dirty") else "")
+    rows = [
+        ["profile", f"`{profile}`"],
+        ["git commit", sha_text],
+        ["versions", ", ".join(f"{k} {md_cell(v)}" for k, v in versions.items() if v) or "—"],
+        ["device", md_cell(prov.get("device") or "—")],
+        ["kernel threads", md_code(prov.get("threads"))],
+        ["seed", md_code(prov.get("seed"))],
+        ["wall time", wall(prov.get("wall_seconds"))],
+        ["run", f"{md_cell(prov.get('start') or '—')} → {md_cell(prov.get('end') or '—')}"],
+        ["status", f"`{run.status}`"],
+        ["cache key", f"`{(prov.get('cache_key') or '—')[:16]}`"],
+    ]
+    return ["### Provenance", "", md_table(["", "value"], rows)]
+
+
+def _rerun(run: FigureRun, profile: str, params: dict, asset_names: list[str]) -> list[str]:
+    prov, fid = run.provenance or {}, run.id
+    source = prov.get("notebook") or f"notebooks/{fid}.ipynb"
+    downloads = [f"{{download}}`executed notebook <../assets/{fid}/{fid}.ipynb>`"]
+    downloads += [f"{{download}}`{n} <../assets/{fid}/{n}>`" for n in asset_names if n.endswith(".svg")]
+    example = next(((k, v) for k, v in params.items() if k not in ("profile", "seed", "device")), None)
+    other = f"-p {example[0]} {shell_value(example[1])}" if example else "-p NAME VALUE"
+    cmd = ["# exactly this run", exact_command(fid, profile, params), "# with another value of a parameter",
+           f"gclib run {fid} --profile cpu {other}", "# every parameter, its default and its profile values",
+           f"gclib params {fid}"]
+    files = f"Source notebook: {code_span(source)} in the repository. Downloads: {', '.join(downloads)}."
+    return ["### Notebook and rerun", "", files,
+            "", "Rerun it (then `make book` to refresh this page):", "", "```sh", *cmd, "```", ""]
+
+
+def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names: list[str]) -> str:
+    """The reproduction-record cell: header, verdicts, parameters, provenance, rerun — one section each."""
+    prov = run.provenance or {}
+    profile = prov.get("profile") or run.profile
+    params = prov.get("parameters") or {}
+    sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run), _parameters(params),
+                _provenance(run, profile), _rerun(run, profile, params, asset_names))
+    return "\n".join(line for i, part in enumerate(sections) for line in (([""] if i > 1 else []) + part))
+
+
+def exact_command(fid: str, profile: str, params: dict) -> str:
+    """``gclib run`` with the profile and, where the runner can resolve that profile, a ``-p`` for every
+    parameter that differs from it (so the command reproduces exactly the parameters shown)."""
+    prof = profile if profile in ("smoke", "cpu", "paper") else "smoke"
+    cmd = f"gclib run {fid} --profile {prof}"
+    try:
+        from gclib.companion.runner import resolve_parameters
+
+        base = resolve_parameters(fid, prof)
+    except Exception:  # figure not in this checkout's notebooks/ (e.g. a fixture): profile only
+        return cmd
+    for k, v in params.items():
+        if k == "profile" or base.get(k, object()) == v:
+            continue
+        cmd += f" --device {shell_value(v)}" if k == "device" else f" -p {k} {shell_value(v)}"
+    return cmd
+
+
+def _clean_outputs(nb: dict) -> bool:
+    """Drop ipywidget state and views (they would load JavaScript from a CDN); True if any image output."""
+    nb.get("metadata", {}).pop("widgets", None)
+    has_images = False
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if isinstance(data, dict):
+                for mime in _WIDGET_MIMES:
+                    data.pop(mime, None)
+                if not data:
+                    continue
+                has_images = has_images or any(m.startswith("image/") for m in data)
+            kept.append(out)
+        cell["outputs"] = kept
+    return has_images
+
+
+def figure_page(run: FigureRun, entry: dict, asset_names: list[str]) -> str:
+    nb = json.loads(run.notebook.read_text(encoding="utf-8"))
+    nb = copy.deepcopy(nb)
+    has_images = _clean_outputs(nb)
+    cells = nb.setdefault("cells", [])
+    if notebook_title(nb) is None:
+        title = entry.get("title") or run.id
+        cells.insert(
+            0, {"cell_type": "markdown", "id": "gclib-book-title", "metadata": {}, "source": f"# {title}"}
+        )
+    record = {
+        "cell_type": "markdown",
+        "id": RECORD_ID,
+        "metadata": {"tags": [RECORD_ID]},
+        "source": _record_markdown(run, entry, has_images, asset_names),
+    }
+    cells.insert(1, record)
+    if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) < (4, 5):  # cell ids exist from nbformat 4.5
+        for cell in cells[:2]:
+            cell.pop("id", None)
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,24 @@
+"""The command line's failures in one table: every bad input and what the user sees (exit status and the
+one line on stderr). A leaf module: ``gclib run --help`` and the book's pages both show it, and the tests
+check each row against the command. [ours]
+"""
+
+__all__ = ["ERROR_TABLE"]
+
+ERROR_TABLE = """\
+| Case | Example | Exit | Message on stderr (one line) |
+|---|---|---|---|
+| Unknown figure | `run gc_foo` | 2 | `unknown figure 'gc_foo'; valid: …` |
+| Unknown profile | `run gc_l2 --profile big` | 2 | `argument --profile: invalid choice: 'big' …` |
+| Unknown parameter | `run gc_l2 -p stepz 10` | 2 | `unknown parameter 'stepz' for gc_l2; valid: …` |
+| Wrong type | `run gc_l2 -p steps ten` | 2 | `parameter 'steps' of gc_l2 expects int (default …), got …` |
+| Unwritable `--out` | `run gc_l2 --out /proc/x` | 2 | `cannot write to output directory '/proc/x/gc_l2': …` |
+| No CUDA | `run gc_l2 --device cuda` | 2 | `device 'cuda' requested but torch.cuda.is_available() is False` |
+| A cell raises | a bug, or a bad value | 1 | `gc_l2 failed: cell 7 (In [5]) raised ValueError: …` |
+| A sweep cell fails | `sweep gc_l2 -g steps 0,10` | 1 | the table (status `failed`), a line per failed cell |
+
+Exit status 2: nothing was executed (no output notebook is written). Exit status 1: the partial notebook
+(papermill's, with the error at the top) stays for inspection, its path is printed, and
+`FIGURE.provenance.json` records `"status": "failed"`, the failing cell (index in the source notebook) and
+the exception line.
+"""

@@ -1,0 +1,223 @@
+"""Many figures at once, and parameter grids: ``run_all`` (``gclib run all --jobs N``, ``make book``) and
+``sweep`` (``gclib sweep``) as tasks on Dask distributed — a ``LocalCluster`` of single-threaded worker
+processes by default, a scheduler address to scale out — never a home-made job system. [ours]
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from gclib.companion.figures import (
+    ParameterError,
+    default_out_dir,
+    default_sweep_dir,
+    get_figure,
+    list_figures,
+    repo_root,
+    resolve_parameters,
+)
+from gclib.companion.runner import (
+    DEFAULT_THREADS,
+    Job,
+    RunError,
+    RunResult,
+    cache_key,
+    cached,
+    check_threads,
+    check_writable,
+    execute,
+    prepare,
+    read_json,
+    run_paths,
+    usable_cores,
+)
+
+__all__ = ["run_all", "sweep"]
+
+
+def _crashed(job: Job, err: BaseException) -> RunResult:
+    nb, prov, _ = run_paths(job)
+    error = str(err) if isinstance(err, RunError) else f"{type(err).__name__}: {err}"
+    return RunResult(job.figure, "failed", job.profile, job.parameters, job.directory, nb, prov, None, None,
+                     job.cache_key, error)
+
+
+def _figure_task(job: Job) -> RunResult:
+    """One figure in a Dask worker: a crash (kernel died) becomes a failed result, so it stops nothing."""
+    try:
+        return execute(job)
+    except RunError as err:
+        return _crashed(job, err)
+
+
+def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: str | None = None,
+            out_dir=None, force: bool = False, figures: list[str] | None = None, notebooks_dir=None,
+            progress: bool = True, jobs: int | None = None, threads: int = DEFAULT_THREADS,
+            scheduler: str | None = None) -> list[RunResult]:
+    """Run every figure (or ``figures``), skipping cached ones, ``jobs`` at a time (default: the usable
+    cores), each kernel with ``threads`` intra-op threads, longest expected first (``est_seconds`` of the
+    profile), with one progress bar for the whole set. All inputs are checked before the first notebook
+    starts; a failing figure does not stop the others. ``jobs > 1`` (or a ``scheduler`` address) runs the
+    figures as tasks on Dask distributed (a ``LocalCluster`` of ``jobs`` single-threaded worker processes);
+    results come back in the order of ``figures``."""
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir or default_out_dir())
+    ids = figures if figures is not None else [f.id for f in list_figures(notebooks_dir)]
+    jobs = usable_cores() if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ParameterError(f"jobs must be an integer >= 1, got {jobs!r}")
+    prepared = [prepare(f, profile, overrides, device, out / f, notebooks_dir, threads) for f in ids]
+    results: list = [None] * len(prepared)
+    pending = []
+    for i, job in enumerate(prepared):
+        hit = None if force else cached(job)
+        if hit:
+            results[i] = hit
+        else:
+            pending.append(i)
+    pending.sort(key=lambda i: -prepared[i].est_seconds)  # longest expected first
+    bar = tqdm(total=len(prepared), initial=len(prepared) - len(pending), desc=f"figures ({profile})",
+               unit="fig", disable=not progress, file=sys.stderr)
+    try:
+        if pending and (jobs > 1 or scheduler):
+            def done(i, result):
+                results[i] = _crashed(prepared[i], result) if isinstance(result, BaseException) else result
+                bar.set_postfix_str(prepared[i].figure)
+                bar.update(1)
+
+            _on_dask(_figure_task, {i: prepared[i] for i in pending}, done, scheduler, jobs)
+        for i in pending:
+            if results[i] is None:
+                bar.set_postfix_str(prepared[i].figure)
+                try:
+                    results[i] = execute(prepared[i])
+                except RunError as err:
+                    results[i] = _crashed(prepared[i], err)
+                bar.update(1)
+    finally:
+        bar.close()
+    return results
+
+
+# ---------------------------------------------------------------- sweeps
+def _cell_key(cell: dict) -> str:
+    readable = "__".join(f"{k}={v!r}" for k, v in cell.items())
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", readable).strip("-")[:80]
+    return f"{slug}__{hashlib.sha256(repr(sorted(cell.items())).encode()).hexdigest()[:8]}"
+
+
+def _sweep_task(job: Job) -> RunResult:
+    return execute(job)  # module-level so Dask can pickle it; a RunError propagates and is retried
+
+
+def _row(cell: dict, job: Job, result: RunResult | None, status: str, error: str | None = None) -> dict:
+    row = {k: v if v is None or isinstance(v, (int, float, str, bool)) else repr(v) for k, v in cell.items()}
+    card = read_json(run_paths(job)[2]) if status in ("ran", "cached") else None
+    for claim in (card or {}).get("claims", []):
+        row[f"{claim['claim_id']}.statistic"] = claim.get("statistic")
+        row[f"{claim['claim_id']}.verdict"] = claim.get("verdict")
+    row.update(status=status, wall_seconds=result.wall_seconds if result else None,
+               error=error if error is not None else (result.error if result else None),
+               cell=job.directory.name, provenance=str(run_paths(job)[1]))
+    return row
+
+
+def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | None = None,
+          device: str | None = None, scheduler: str | None = None, n_workers: int = 2, out_dir=None,
+          force: bool = False, notebooks_dir=None, progress: bool = True, threads: int = DEFAULT_THREADS):
+    """Run the cartesian product of ``grid`` ({name: [values]}) as independent papermill tasks on Dask
+    (a ``LocalCluster(n_workers, threads_per_worker=1, processes=True)``, or ``Client(scheduler)``) into
+    ``<out_dir>/sweeps/<figure>/<cell>/``, each kernel with ``threads`` intra-op threads (the rule of
+    :func:`run_all`), with ``retries=2`` for crashed tasks; cells with a successful run of the same cache
+    key are not recomputed (no cluster starts when all are). Returns a DataFrame, one row per cell in grid
+    order (grid values, each claim's statistic and verdict, status, wall seconds, error, cell, provenance
+    path), also written to ``results.csv`` (and ``results.parquet`` with pyarrow)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    fixed = dict(overrides or {})
+    if not isinstance(grid, dict) or not grid or \
+            not all(isinstance(v, (list, tuple)) and len(v) for v in grid.values()):
+        raise ParameterError("grid must map each parameter name to a non-empty list of values")
+    if set(grid) & set(fixed):
+        raise ParameterError(f"parameters both swept and fixed: {', '.join(sorted(set(grid) & set(fixed)))}")
+    if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
+        raise ParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+    check_threads(threads)
+    base = Path(out_dir or default_sweep_dir()) / "sweeps" / figure
+    notebook = get_figure(figure, notebooks_dir).notebook
+    cells, jobs = [], []
+    for combo in itertools.product(*grid.values()):
+        params = resolve_parameters(figure, profile, {**fixed, **dict(zip(grid, combo))}, device,
+                                    notebooks_dir=notebooks_dir)
+        cells.append({k: params[k] for k in grid})
+        key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir, threads=threads)
+        jobs.append(Job(figure, notebook, profile, params, (base / _cell_key(cells[-1])).resolve(), key,
+                         repo_root(), threads))
+    check_writable(base)
+    rows: list = [None] * len(jobs)
+    pending = {}
+    for i, job in enumerate(jobs):
+        hit = None if force else cached(job)
+        if hit:
+            rows[i] = _row(cells[i], job, hit, "cached")
+        else:
+            pending[i] = job
+    if pending:
+        with tqdm(total=len(pending), desc=f"sweep {figure}", unit="cell", disable=not progress,
+                  file=sys.stderr) as bar:
+            def done(i, result):
+                if isinstance(result, BaseException):
+                    rows[i] = _row(cells[i], jobs[i], None, "error", f"{type(result).__name__}: {result}")
+                else:
+                    rows[i] = _row(cells[i], jobs[i], result, result.status, result.error)
+                bar.update(1)
+
+            _on_dask(_sweep_task, pending, done, scheduler, n_workers, retries=2)
+    table = pd.DataFrame(rows)
+    table.to_csv(base / "results.csv", index=False)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        table.to_parquet(base / "results.parquet", index=False)
+    table.attrs["csv"] = str(base / "results.csv")
+    return table
+
+
+def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, retries: int = 0) -> None:
+    """Run ``task(job)`` for every ``{i: job}`` on Dask distributed — ``Client(scheduler)``, or a
+    ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` — with priority to the longest
+    expected (``job.est_seconds``), calling ``done(i, result)`` as each finishes (``result`` is the
+    exception when the task failed after ``retries``)."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    # LocalCluster's nannies write their worker environment (OMP_NUM_THREADS=1, MKL_…, OPENBLAS_…,
+    # PYTHONHASHSEED, …) into this process's os.environ; restored below, or every notebook this process
+    # runs afterwards would be single-threaded, slower and numerically different from a fresh process.
+    environ = dict(os.environ)
+    cluster = client = None
+    try:
+        if not scheduler:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        client = Client(scheduler or cluster)
+        futures = {client.submit(task, job, retries=retries, pure=False, priority=int(job.est_seconds),
+                                 key=f"gclib-{job.figure}-{job.directory.name}-{time.time_ns()}"): i
+                   for i, job in jobs.items()}
+        for fut in as_completed(futures):
+            done(futures[fut], fut.exception() if fut.status == "error" else fut.result())
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        os.environ.clear()
+        os.environ.update(environ)

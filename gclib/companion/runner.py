@@ -1,0 +1,340 @@
+"""Execute one figure notebook with papermill: cache check, provenance, the kernel's environment.
+
+:func:`run_figure` resolves the parameters (``gclib.companion.figures``), then executes the notebook with
+the working directory and ``GCLIB_OUTPUT_DIR`` set to ``<out>/<id>/``, so ``savefig`` and
+``Scorecard.save`` write beside the executed notebook, with ``threads`` intra-op threads in the kernel.
+``<id>.provenance.json`` records what ran and the figure's cache key (``gclib.experiments.cache``, scope
+"figure": parameters, threads, notebook cells and the sources a notebook runs); a rerun whose key matches a
+successful, readable record is skipped. Many figures at once and parameter grids on Dask:
+``gclib.companion.parallel``. [ours]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import gclib
+from gclib.companion.figures import (
+    ParameterError,
+    default_out_dir,
+    get_figure,
+    repo_root,
+    resolve_parameters,
+)
+from gclib.experiments import cache
+
+__all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
+           "usable_cores", "DEFAULT_THREADS", "CacheWarning"]
+
+#: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
+#: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores
+DEFAULT_THREADS = 1
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+KERNEL_NAME = "python3"  # jupyter_client starts "python" kernels with sys.executable: this (venv) interpreter
+SUCCESS = "success"
+#: matplotlib backend of every kernel the runner starts: figures are embedded in the executed notebook.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+CacheWarning = cache.CacheWarning
+
+
+class RunError(RuntimeError):
+    """A notebook could not be executed for a reason other than a failing cell (kernel died, I/O error)."""
+
+
+
+
+@dataclass
+class RunResult:
+    """One execution. ``status``: "ran", "cached" or "failed"; ``wall_seconds`` of the execution that made
+    the files (the recorded one when "cached"); ``failed_cell``: 0-based index in the source notebook."""
+
+    figure: str
+    status: str
+    profile: str
+    parameters: dict
+    directory: Path
+    notebook: Path
+    provenance: Path
+    scorecard: Path | None
+    wall_seconds: float | None
+    cache_key: str
+    error: str | None = None
+    failed_cell: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+@dataclass(frozen=True)
+class Job:  # everything one execution needs; picklable for Dask
+    figure: str
+    notebook: Path
+    profile: str
+    parameters: dict
+    directory: Path
+    cache_key: str
+    root: Path
+    threads: int = 1
+    est_seconds: float = 0.0
+
+
+
+
+# ---------------------------------------------------------------- cache keys and provenance
+def _notebook_hash(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    src = [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+           for c in cells]
+    return hashlib.sha256(json.dumps(src).encode()).hexdigest()
+
+
+def cache_key(figure: str, params: dict, *, profile: str | None = None, notebooks_dir=None,
+              threads: int = DEFAULT_THREADS) -> str:
+    """The figure's cache key (``gclib.experiments.cache``, scope "figure"): figure, profile, resolved
+    parameters, kernel threads (they change the order of floating-point reductions, so they are part of a
+    result) and the notebook's cell sources, with the fingerprint of the sources a notebook runs."""
+    payload = {"figure": figure, "profile": profile if profile is not None else params.get("profile"),
+               "parameters": params, "notebook": _notebook_hash(get_figure(figure, notebooks_dir).notebook),
+               "threads": threads}
+    return cache.cache_key(payload, "figure")
+
+
+def _git(root: Path, *args) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _versions() -> dict:
+    def version(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"gclib": gclib.__version__, "torch": version("torch"), "python": platform.python_version(),
+            "numpy": version("numpy"), "papermill": version("papermill")}
+
+
+def _device_name(device) -> str:
+    if isinstance(device, str) and (device == "auto" or device.startswith("cuda")):
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(int(device.split(":")[1]) if ":" in device else 0)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return "cpu: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+
+
+# ---------------------------------------------------------------- execution
+def check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".gclib-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ParameterError(f"cannot write to output directory {str(directory)!r}: "
+                             f"{err.strerror or err}") from None
+
+
+def check_threads(threads) -> int:
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ParameterError(f"threads must be an integer >= 1, got {threads!r}")
+    return threads
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under ``taskset``), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def prepare(figure, profile, overrides, device, directory, notebooks_dir,
+             threads: int = DEFAULT_THREADS) -> Job:
+    params = resolve_parameters(figure, profile, overrides, device, notebooks_dir=notebooks_dir)
+    check_threads(threads)
+    key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir, threads=threads)
+    check_writable(directory)
+    fig = get_figure(figure, notebooks_dir)
+    est = fig.est_seconds.get(profile)
+    return Job(figure, fig.notebook, profile, params, directory.resolve(), key, repo_root(), threads,
+                float(est) if isinstance(est, (int, float)) else 0.0)
+
+
+def run_paths(job: Job):
+    d, f = job.directory, job.figure
+    return d / f"{f}.ipynb", d / f"{f}.provenance.json", d / f"{f}.scorecard.json"
+
+
+def cached(job: Job) -> RunResult | None:
+    nb, prov, card = run_paths(job)
+    rec = read_json(prov) or {}
+    if rec.get("status") != SUCCESS or rec.get("cache_key") != job.cache_key or not nb.exists():
+        return None
+    return RunResult(job.figure, "cached", job.profile, job.parameters, job.directory, nb, prov,
+                     card if card.exists() else None, rec.get("wall_seconds"), job.cache_key)
+
+
+def _env_kernel_manager(env: dict):
+    """A kernel manager class starting kernels with ``env`` added (thread-safe, unlike os.environ), and
+    CurveZMQ transport encryption where the kernel and libzmq support it (else ipykernel warns on stderr)."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _EnvKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            if zmq.has("curve") and "transport_encryption" in self.trait_names():
+                kw.setdefault("transport_encryption", "auto")
+            return await super().start_kernel(**kw)
+
+    return _EnvKernelManager
+
+
+class _ParserNoise(logging.Filter):
+    """papermill re-parses the parameters cell with a line-based parser that trips on ``=`` inside comments
+    and then warns about "unknown" parameters; :func:`notebook_parameters` has already checked them."""
+
+    def filter(self, record):
+        return not record.getMessage().startswith(("Unable to parse line", "Passed unknown parameter"))
+
+
+def _quiet_papermill_parser() -> None:
+    for name in ("papermill", "papermill.translators"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ParserNoise) for f in logger.filters):
+            logger.addFilter(_ParserNoise())
+
+
+def _strip_timestamps(path: Path, job: Job) -> None:
+    """Drop papermill's and nbclient's timestamps and absolute paths from the executed notebook."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration"):
+        meta.pop(key, None)
+    meta.update(input_path=_rel(job.notebook, job.root), output_path=path.name)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+    nbformat.write(nb, path)
+
+
+def _failed_cell(err, nb_out: Path) -> int:
+    """papermill's cell index counts its injected-parameters cell; return the index in the source notebook.
+    (In the saved notebook papermill also put an error banner at the top, shifting everything by one.)"""
+    cells = (read_json(nb_out) or {}).get("cells", [])
+    injected = next((i - 1 for i, c in enumerate(cells)
+                     if "injected-parameters" in c.get("metadata", {}).get("tags", [])), -1)
+    return err.cell_index - (1 if 0 <= injected < err.cell_index else 0)
+
+
+def execute(job: Job, progress: bool = False) -> RunResult:
+    """Run the notebook into ``job.directory``; a failing cell gives status "failed" (the partial notebook
+    stays), any other error is recorded in the provenance and raised as :class:`RunError`."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    _quiet_papermill_parser()
+    nb_out, prov, card = run_paths(job)
+    job.directory.mkdir(parents=True, exist_ok=True)
+    if prov.exists():  # a previous run of ours: clear its files so nothing stale survives a failure
+        for old in job.directory.iterdir():
+            if old.is_file():
+                old.unlink()
+    dirty = _git(job.root, "status", "--porcelain", "--untracked-files=no")
+    rec = {"figure": job.figure, "profile": job.profile, "parameters": job.parameters,
+           "notebook": _rel(job.notebook, job.root), "git_sha": _git(job.root, "rev-parse", "HEAD"),
+           "git_dirty": None if dirty is None else bool(dirty), "versions": _versions(),
+           "device": _device_name(job.parameters.get("device")),
+           "seed": job.parameters.get("seed", job.parameters.get("seeds")), "threads": job.threads,
+           "start": _now(), "end": None,
+           "wall_seconds": None, "cache_key": job.cache_key, "status": "running", "error": None,
+           "failed_cell": None}
+    _write_json(prov, rec)
+    # the kernel imports the gclib whose sources are in the cache key, even from an uninstalled checkout
+    path = os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
+                                        os.environ.get("PYTHONPATH")) if p)
+    # figures must appear inline in the executed notebook (the book shows it), whatever the caller's backend
+    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path,
+           **{var: str(job.threads) for var in _THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
+    t0 = time.perf_counter()
+    error = cell = crash = None
+    try:
+        pm.execute_notebook(str(job.notebook), str(nb_out), parameters=job.parameters,
+                            kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=progress,
+                            log_output=False, kernel_manager_class=_env_kernel_manager(env))
+    except PapermillExecutionError as err:
+        cell = _failed_cell(err, nb_out)
+        line = ((err.evalue or "").strip().splitlines() or [""])[0]
+        error = f"cell {cell} (In [{err.exec_count}]) raised {err.ename}: {line}".rstrip()
+    except Exception as err:  # kernel died, timeout, I/O: not the notebook's code
+        crash, error = err, f"{type(err).__name__}: {err}".strip()
+    if error is None and not card.exists():
+        error = f"the notebook finished but wrote no {card.name} (Scorecard.save() missing?)"
+    rec.update(end=_now(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
+               status=SUCCESS if error is None else "failed")
+    if nb_out.exists():
+        _strip_timestamps(nb_out, job)
+    _write_json(prov, rec)
+    if crash is not None:
+        raise RunError(f"{job.figure}: {error}") from crash
+    return RunResult(job.figure, "ran" if error is None else "failed", job.profile, job.parameters,
+                     job.directory, nb_out, prov, card if card.exists() else None, rec["wall_seconds"],
+                     job.cache_key, error, cell)
+
+
+def run_figure(figure: str, *, profile: str = "smoke", overrides: dict | None = None,
+               device: str | None = None, out_dir=None, force: bool = False, progress: bool = False,
+               notebooks_dir=None, threads: int = DEFAULT_THREADS) -> RunResult:
+    """Execute one figure into ``<out_dir>/<figure>/`` unless a successful run with the same cache key is
+    there (status "cached"); ``force`` reruns. The kernel runs ``threads`` intra-op threads (recorded in the
+    provenance). Bad input raises :class:`ParameterError` before any kernel starts; a failing cell returns
+    status "failed" with ``error`` naming the cell."""
+    out = Path(out_dir or default_out_dir()) / figure
+    job = prepare(figure, profile, overrides, device, out, notebooks_dir, threads)
+    return (None if force else cached(job)) or execute(job, progress)

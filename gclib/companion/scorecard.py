@@ -1,0 +1,170 @@
+"""Record each reproduced claim: its statistic, confidence interval, threshold and verdict (the statistics
+behind the verdicts are computed by :mod:`gclib.stats`).
+
+A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
+come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval
+compares) and :meth:`Scorecard.save` writes ``<out>/<figure>.scorecard.json`` for the book's scorecard page.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gclib.companion.format import fixed
+from gclib.validate import check_choice, check_positive_int
+
+__all__ = ["Scorecard", "Claim", "load_scorecards", "record_trend_checks", "PROTOCOLS", "PROTOCOL_NOTES"]
+
+_DIRECTIONS = (">=", "<=", ">", "<", "in", "report", "context")
+#: Scorecard protocols: "v1" (the design notes' first recipes) and "v2" (fixed before any v2 run; it adds
+#: checks beside the v1 ones and replaces none). A v2 claim's description ends with PROTOCOL_NOTES["v2"].
+PROTOCOLS = ("v1", "v2")
+PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked claim. ``ci`` is ``(lo, hi)`` or ``None``; ``threshold`` a number, ``(lo, hi)`` for
+    ``direction="in"``, or ``None`` for ``direction="report"`` (a measured direction with no numeric bar: the
+    notebook's ``passed`` says whether it was resolved) and ``direction="context"`` (a value shown beside the
+    checks, with no verdict at all: ``passed`` is ignored and the verdict is "—")."""
+
+    claim_id: str
+    description: str
+    statistic: float
+    ci: tuple[float, float] | None
+    threshold: float | tuple[float, float] | None
+    direction: str
+    passed: bool
+    protocol: str = "v1"
+
+    @property
+    def checked(self) -> bool:
+        """False for ``direction="context"``: a value shown beside the checks, with no verdict."""
+        return self.direction != "context"
+
+    @property
+    def verdict(self) -> str:
+        if not self.checked:
+            return "—"
+        return "✓" if self.passed else "✗"
+
+
+def _num(x) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
+        raise TypeError(f"expected a real number, got {type(x).__name__} {x!r}")
+    return float(x)
+
+
+class Scorecard:
+    """The claims checked by one figure notebook at one profile."""
+
+    def __init__(self, figure: str, profile: str = "smoke"):
+        if not isinstance(figure, str) or not figure:
+            raise ValueError(f"figure must be a non-empty string, got {figure!r}")
+        check_choice("profile", profile, ("smoke", "cpu", "paper", "custom"))
+        self.figure = figure
+        self.profile = profile
+        self.claims: list[Claim] = []
+
+    def record(self, claim_id: str, *, statistic, passed: bool, ci=None, threshold=None,
+               direction: str = ">=", description: str = "", protocol: str = "v1") -> Claim:
+        """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
+        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). ``protocol`` "v2" marks a
+        check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)" appended."""
+        if not isinstance(claim_id, str) or not claim_id:
+            raise ValueError(f"claim_id must be a non-empty string, got {claim_id!r}")
+        if any(c.claim_id == claim_id for c in self.claims):
+            raise ValueError(f"claim_id {claim_id!r} recorded twice")
+        check_choice("direction", direction, _DIRECTIONS)
+        check_choice("protocol", protocol, PROTOCOLS)
+        if PROTOCOL_NOTES[protocol] and PROTOCOL_NOTES[protocol] not in description:
+            description = f"{description} ({PROTOCOL_NOTES[protocol]})".strip()
+        if not isinstance(passed, (bool, np.bool_)):
+            raise TypeError(f"passed must be a bool, got {type(passed).__name__}")
+        stat = _num(statistic)
+        if ci is not None:
+            lo, hi = (_num(v) for v in ci)
+            ci = (lo, hi)
+        if threshold is not None:
+            threshold = tuple(_num(v) for v in threshold) if isinstance(threshold, (tuple, list)) \
+                else _num(threshold)
+        claim = Claim(claim_id, description, stat, ci, threshold, direction, bool(passed), protocol)
+        self.claims.append(claim)
+        return claim
+
+    def summary(self, digits: int = 2) -> str:
+        """One rounded, stable line per claim: ``id  stat=… [lo, hi]  (dir thr)  ✓/✗``."""
+        check_positive_int("digits", digits)
+        if not self.claims:
+            return f"{self.figure} ({self.profile}): no claims recorded"
+        width = max(len(c.claim_id) for c in self.claims)
+        checked = [c for c in self.claims if c.checked]
+        reported = len(self.claims) - len(checked)
+        lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in checked)}/{len(checked)} ✓"
+                 + (f" (+{reported} shown as context)" if reported else "")]
+        for c in self.claims:
+            ci = f" [{fixed(c.ci[0], digits)}, {fixed(c.ci[1], digits)}]" if c.ci else ""
+            if c.direction == "context":
+                thr = "(context)"
+            elif c.direction == "report":
+                thr = "(reported)"
+            elif c.direction == "in":
+                thr = f"(in [{fixed(c.threshold[0], digits)}, {fixed(c.threshold[1], digits)}])"
+            else:
+                thr = f"({c.direction} {fixed(c.threshold, digits)})"
+            lines.append(f"{c.claim_id:<{width}}  stat={fixed(c.statistic, digits)}{ci}  {thr}  {c.verdict}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        claims = []
+        for c in self.claims:
+            d = asdict(c)
+            d["ci"] = list(c.ci) if c.ci else None
+            d["threshold"] = list(c.threshold) if isinstance(c.threshold, tuple) else c.threshold
+            d["verdict"] = c.verdict
+            claims.append(d)
+        return {"figure": self.figure, "profile": self.profile, "claims": claims}
+
+    def save(self, out_dir: str | os.PathLike | None = None) -> Path:
+        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.companion.plotting.output_dir`)."""
+        from gclib.companion.plotting import output_dir  # noqa: PLC0415 (matplotlib only when saving)
+
+        path = output_dir(out_dir) / f"{self.figure}.scorecard.json"
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n")
+        return path
+
+    def __repr__(self) -> str:
+        return f"Scorecard({self.figure!r}, profile={self.profile!r}, claims={len(self.claims)})"
+
+
+def load_scorecards(paths) -> list[dict]:
+    """Read scorecard JSON files (an iterable of paths) into dicts, sorted by figure id."""
+    cards = [json.loads(Path(p).read_text()) for p in paths]
+    return sorted(cards, key=lambda c: c["figure"])
+
+
+def record_trend_checks(card: Scorecard, family: str, hp: str, final, *, runs=None, bound: str | None = None):
+    """The v1 checks of a regularizer sweep (G2, G3, G5; fixed in shared/papers): ``<family>.rho_<hp>_gc``
+    — Spearman ρ(hp, final GC), mean over seeds, ≤ −0.8; ``<family>.gc_drop`` — GC(largest hp) − GC(smallest)
+    with a bootstrap CI over seeds below 0; and with ``bound`` (a history column of ``runs``)
+    ``<family>.bound_holds`` — GC ≤ the bound at every logged step. Returns the ``trend_summary``."""
+    from gclib.stats import trend_summary
+
+    trend = trend_summary(final, hp)
+    card.record(f"{family}.rho_{hp}_gc", statistic=trend["rho"], ci=trend["rho_ci"], threshold=-0.8,
+                direction="<=", passed=bool(trend["rho"] <= -0.8),
+                description=f"Spearman ρ({hp}, final GC), mean over seeds; CI: bootstrap over seeds")
+    card.record(f"{family}.gc_drop", statistic=trend["diff"], ci=trend["diff_ci"], threshold=0.0,
+                direction="<", passed=trend["diff_ci"] is not None and trend["diff_ci"][1] < 0,
+                description=f"GC(largest {hp}) − GC(smallest), final, mean over seeds; CI excludes 0")
+    if bound is not None:
+        held = runs.dropna(subset=[bound])
+        card.record(f"{family}.bound_holds", statistic=float((held["gc"] <= held[bound]).mean()),
+                    threshold=1.0, direction=">=", passed=bool((held["gc"] <= held[bound]).all()),
+                    description=f"fraction of logged steps with GC <= {bound}")
+    return trend
