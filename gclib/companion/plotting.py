@@ -140,7 +140,7 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
         history: tidy DataFrame with columns ``hp``, ``"seed"``, ``"step"``, ``x``, ``value``, ``metrics``.
         hp: the swept column.
         final: optional DataFrame with columns ``hp``, ``"seed"``, ``value`` for panel (b) (e.g.
-            ``gclib.experiments.train.value_at_train_loss``); default: each run's last logged row.
+            ``gclib.experiments.readings.value_at_train_loss``); default: each run's last logged row.
         final_label: what panel (b) shows, for its title.
         log_value: log scale for ``value`` in (a) and (b) where it spans more than a decade.
         log_x: log scale for ``x`` in (a).
