@@ -46,6 +46,7 @@ def plot_histogram_grid(hists, *, modes=None, row_labels=None, col_labels=None, 
     """
     import matplotlib.pyplot as plt
     import numpy as np
+    import seaborn as sns
 
     grid = [list(r) for r in hists] if hists and isinstance(hists[0], (list, tuple)) else [list(hists)]
     if not grid or not grid[0]:
@@ -74,8 +75,10 @@ def plot_histogram_grid(hists, *, modes=None, row_labels=None, col_labels=None, 
                 continue
             log = logs[i]
             e, p = _live_density(h, log)
-            ax.stairs(p, e, color=PALETTE[0], fill=True, alpha=0.35, lw=0)
-            ax.stairs(p, e, color=PALETTE[0], lw=1.0)
+            # streamed counts, not samples: one weighted point per bin on the histogram's own edges
+            centres = np.sqrt(e[:-1] * e[1:]) if log else 0.5 * (e[:-1] + e[1:])
+            sns.histplot(x=centres, weights=p, bins=e.tolist(), element="step", color=PALETTE[0], alpha=0.35,
+                         lw=1.0, ax=ax)
             if h.dead:
                 ax.axvline(h.dead_loss, color=PALETTE[7], ls=":", lw=1.2)
                 ax.text(0.97, 0.62, f"dead {100 * h.dead / h.n:.2g}%", transform=ax.transAxes, ha="right",
@@ -104,9 +107,11 @@ def plot_histogram_grid(hists, *, modes=None, row_labels=None, col_labels=None, 
 def plot_dominance(ax, table, x: str, *, group: str | None = None, logx: bool = False,
                    xlabel: str | None = None, group_label: str | None = None):
     """The dominance score D with its bootstrap CI (columns ``D``, ``D_lo``, ``D_hi`` of
-    ``geometry_experiments.dominance_sweep(...).table``) against the column ``x``, one line per value of
-    ``group`` [ours]. String-valued ``x`` (e.g. init names) is placed at evenly spaced positions.
-    D > 0: zero-mode dominant; D < 0: central-mode dominant (a dashed line marks D = 0). Returns ``ax``."""
+    ``gclib.experiments.init_loss.dominance_sweep(...).table``) against the column ``x``, one line per value
+    of ``group`` [ours]. String-valued ``x`` (e.g. init names) is placed at evenly spaced positions.
+    D > 0: zero-mode dominant; D < 0: central-mode dominant (a dashed line marks D = 0). Returns ``ax``.
+    (Matplotlib's errorbar, not seaborn: the intervals are the multinomial bootstrap over initializations
+    computed beforehand, which seaborn's estimators cannot take as given.)"""
     import numpy as np
 
     for col in (x, "D", "D_lo", "D_hi") + ((group,) if group else ()):

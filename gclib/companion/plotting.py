@@ -161,32 +161,36 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
     colors = level_colors(levels)
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8), layout="constrained")
 
-    ax = axes[0]
-    for v in levels:
-        runs = history[history[hp] == v].sort_values("step", kind="stable").groupby("seed", sort=True)
-        for j, (_, g) in enumerate(runs):
-            ax.plot(g[x], g[value], color=colors[v], lw=1.2, alpha=0.85,
-                    label=f"{hp_label} = {level_label(v)}" if j == 0 else None)
+    import seaborn as sns
+
+    data = history.assign(_level=history[hp].map(level_label), _pos=history[hp].map(pos))
+    palette = {level_label(v): colors[v] for v in levels}
+    ax = axes[0]  # one line per run: seaborn's units, no aggregation
+    sns.lineplot(data=data.sort_values("step", kind="stable"), x=x, y=value, hue="_level", units="seed",
+                 estimator=None, palette=palette, hue_order=list(palette), lw=1.2, alpha=0.85, ax=ax,
+                 sort=False)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, [f"{hp_label} = {lab}" for lab in labels], fontsize=8)
     ax.set(xlabel=x.replace("_", " "), ylabel=value_label, title=f"(a) {value_label} during training")
     if log_x:
         ax.set_xscale("log")
-    ax.legend(fontsize=8)
 
-    ax = axes[1]
-    xs = np.array([pos[v] for v in final[hp]], dtype=float)
-    ax.scatter(xs, final[value], color=[colors[v] for v in final[hp]], s=18, alpha=0.8, zorder=3)
-    mean = final.groupby(hp, sort=True)[value].mean()
-    ax.plot([pos[v] for v in mean.index], mean.to_numpy(), color="k", lw=1.5, marker="_", ms=14, label="mean")
+    ax = axes[1]  # every seed a dot, the mean a line, at evenly spaced positions
+    fin = final.assign(_pos=final[hp].map(pos), _level=final[hp].map(level_label))
+    sns.scatterplot(data=fin, x="_pos", y=value, hue="_level", palette=palette, s=18, alpha=0.8, zorder=3,
+                    legend=False, ax=ax)
+    mean = fin.groupby("_pos", sort=True)[value].mean()
+    ax.plot(mean.index, mean.to_numpy(), color="k", lw=1.5, marker="_", ms=14, label="mean")
     ax.set(xlabel=hp_label, ylabel=value_label, title=f"(b) {value_label} {final_label}")
     ax.legend(fontsize=8)
 
-    ax = axes[2]
-    for i, m in enumerate(metrics):
-        stats = last.groupby(hp, sort=True)[m].agg(["mean", "min", "max"])
-        px = np.array([pos[v] for v in stats.index], dtype=float)
-        ax.errorbar(px, stats["mean"], yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
-                    marker="o", capsize=3, color=PALETTE[i], label=m.replace("_", " "))
-    ax.set(xlabel=hp_label, title="(c) final " + " / ".join(m.replace("_", " ") for m in metrics))
+    ax = axes[2]  # final metrics: mean over seeds with min–max bars (seaborn's errorbar=("pi", 100))
+    lastd = last.assign(_pos=last[hp].map(pos)).melt(id_vars=["_pos", "seed"], value_vars=list(metrics),
+                                                     var_name="metric", value_name="value")
+    lastd["metric"] = lastd["metric"].str.replace("_", " ")
+    sns.lineplot(data=lastd, x="_pos", y="value", hue="metric", palette=PALETTE[:len(metrics)],
+                 errorbar=("pi", 100), err_style="bars", marker="o", err_kws={"capsize": 3}, ax=ax)
+    ax.set(xlabel=hp_label, ylabel="", title="(c) final " + " / ".join(m.replace("_", " ") for m in metrics))
     ax.legend(fontsize=8)
 
     for ax in axes[1:]:
