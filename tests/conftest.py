@@ -9,6 +9,10 @@ import pytest
 # this environment), so nothing leaks into ~/.cache and nothing is reused from an earlier session.
 _CACHE = tempfile.mkdtemp(prefix="gclib-test-cache-")
 os.environ["GCLIB_CACHE_DIR"] = _CACHE
+# One intra-op thread in this process and in every kernel it starts (nbval's included), the runner's rule
+# (gclib.companion.runner.DEFAULT_THREADS): the committed smoke outputs are the same on any core count.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)
