@@ -122,12 +122,12 @@ def test_run_all_longest_expected_first(tmp_path, monkeypatch):
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(nb_dir))
     order = []
 
-    def fake(job, progress=False):
+    def fake(job, force=False):
         order.append(job.figure)
         return runner.RunResult(job.figure, "ran", job.profile, job.parameters, job.directory,
                                 job.directory / "x.ipynb", job.directory / "p.json", None, 0.0, job.cache_key)
 
-    monkeypatch.setattr(parallel, "execute", fake)
+    monkeypatch.setattr(parallel, "_figure_task", fake)
     results = parallel.run_all(out_dir=tmp_path / "out", jobs=1, progress=False)
     assert order == ["fx_b", "fx_c", "fx_demo"]
     assert [r.figure for r in results] == ["fx_b", "fx_c", "fx_demo"]  # results in the figures' order

@@ -88,7 +88,8 @@ def tally(claims) -> dict:
 def tally_text(t: dict, *, bold: bool = False) -> str:
     """"v1: 5 ✓ 2 ✗ · v2: 3 ✓ 1 ✗ (+2 shown as context)" (protocols without claims left out)."""
     b = "**" if bold else ""
-    parts = [f"{p}: {b}{ok} ✓{b} {b}{bad} ✗{b}" for p, (ok, bad) in t.items() if p != "context" and ok + bad]
+    counts = [(p, t[p]) for p in t if p != "context"]
+    parts = [f"{p}: {b}{ok} ✓{b} {b}{bad} ✗{b}" for p, (ok, bad) in counts if ok + bad]
     context = f" (+{t['context']} shown as context)" if t["context"] else ""
     return " · ".join(parts or ["no checked claims"]) + context
 

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from gclib.companion.figures import (
@@ -30,9 +31,9 @@ from gclib.companion.runner import (
     cached,
     check_threads,
     check_writable,
-    execute,
     prepare,
     read_json,
+    run_locked,
     run_paths,
     usable_cores,
 )
@@ -47,10 +48,11 @@ def _crashed(job: Job, err: BaseException) -> RunResult:
                      job.cache_key, error)
 
 
-def _figure_task(job: Job) -> RunResult:
-    """One figure in a Dask worker: a crash (kernel died) becomes a failed result, so it stops nothing."""
+def _figure_task(job: Job, force: bool = False) -> RunResult:
+    """One figure (in a Dask worker or here) under its directory's lock: a crash (kernel died) becomes a
+    failed result, so it stops nothing."""
     try:
-        return execute(job)
+        return run_locked(job, force=force)
     except RunError as err:
         return _crashed(job, err)
 
@@ -91,14 +93,12 @@ def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: st
                 bar.set_postfix_str(prepared[i].figure)
                 bar.update(1)
 
-            _on_dask(_figure_task, {i: prepared[i] for i in pending}, done, scheduler, jobs)
+            _on_dask(partial(_figure_task, force=force), {i: prepared[i] for i in pending}, done, scheduler,
+                     jobs)
         for i in pending:
             if results[i] is None:
                 bar.set_postfix_str(prepared[i].figure)
-                try:
-                    results[i] = execute(prepared[i])
-                except RunError as err:
-                    results[i] = _crashed(prepared[i], err)
+                results[i] = _figure_task(prepared[i], force)
                 bar.update(1)
     finally:
         bar.close()
@@ -112,8 +112,9 @@ def _cell_key(cell: dict) -> str:
     return f"{slug}__{hashlib.sha256(repr(sorted(cell.items())).encode()).hexdigest()[:8]}"
 
 
-def _sweep_task(job: Job) -> RunResult:
-    return execute(job)  # module-level so Dask can pickle it; a RunError propagates and is retried
+def _sweep_task(job: Job, force: bool = False) -> RunResult:
+    # module-level so Dask can pickle it; a RunError propagates and is retried
+    return run_locked(job, force=force)
 
 
 def _row(cell: dict, job: Job, result: RunResult | None, status: str, error: str | None = None) -> dict:
@@ -179,7 +180,7 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
                     rows[i] = _row(cells[i], jobs[i], result, result.status, result.error)
                 bar.update(1)
 
-            _on_dask(_sweep_task, pending, done, scheduler, n_workers, retries=2)
+            _on_dask(partial(_sweep_task, force=force), pending, done, scheduler, n_workers, retries=2)
     table = pd.DataFrame(rows)
     table.to_csv(base / "results.csv", index=False)
     try:
@@ -209,8 +210,9 @@ def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, r
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(scheduler or cluster)
+        name = getattr(task, "func", task).__name__
         futures = {client.submit(task, job, retries=retries, pure=False, priority=int(job.est_seconds),
-                                 key=f"gclib-{job.figure}-{job.directory.name}-{time.time_ns()}"): i
+                                 key=f"gclib-{name}-{job.figure}-{job.directory.name}-{time.time_ns()}"): i
                    for i, job in jobs.items()}
         for fut in as_completed(futures):
             done(futures[fut], fut.exception() if fut.status == "error" else fut.result())

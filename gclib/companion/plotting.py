@@ -86,9 +86,11 @@ def savefig(fig, name: str, *, out_dir: str | os.PathLike | None = None, formats
     with mpl.rc_context({"svg.hashsalt": "gclib", "svg.fonttype": "path"}):
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            fig.savefig(path, format=fmt, metadata=meta[fmt], bbox_inches="tight")
-            if not path.exists() or path.stat().st_size == 0:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written whole, then moved in place
+            fig.savefig(tmp, format=fmt, metadata=meta[fmt], bbox_inches="tight")
+            if not tmp.exists() or tmp.stat().st_size == 0:
                 raise OSError(f"savefig wrote nothing to {path}")
+            os.replace(tmp, path)
             written[fmt] = path
     return written
 

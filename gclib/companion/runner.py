@@ -16,7 +16,10 @@ import logging
 import os
 import platform
 import subprocess
+import sys
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -33,7 +36,8 @@ from gclib.companion.figures import (
 from gclib.experiments import cache
 
 __all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
-           "usable_cores", "DEFAULT_THREADS", "CacheWarning"]
+           "locked", "run_locked", "usable_cores", "check_threads", "check_writable", "read_json",
+           "write_atomic", "run_paths", "DEFAULT_THREADS", "LOCK_NAME", "CacheWarning"]
 
 #: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
 #: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores
@@ -43,6 +47,7 @@ KERNEL_NAME = "python3"  # jupyter_client starts "python" kernels with sys.execu
 SUCCESS = "success"
 #: matplotlib backend of every kernel the runner starts: figures are embedded in the executed notebook.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+LOCK_NAME = ".gclib.lock"
 CacheWarning = cache.CacheWarning
 
 
@@ -155,14 +160,24 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def read_json(path: Path) -> dict | None:
+    """The JSON object at ``path``; ``None`` when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then ``os.replace`` it into place: a reader (or a
+    rerun after a kill) sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
 
 
 # ---------------------------------------------------------------- execution
@@ -208,13 +223,64 @@ def run_paths(job: Job):
     return d / f"{f}.ipynb", d / f"{f}.provenance.json", d / f"{f}.scorecard.json"
 
 
+def _unreadable(job: Job, what: str, path: Path) -> None:
+    warnings.warn(f"{job.figure}: the cached {what} {path.name} is unreadable (truncated or garbage); "
+                  "rerunning the figure", CacheWarning, stacklevel=3)
+
+
 def cached(job: Job) -> RunResult | None:
+    """The figure's previous run when it is a success with the same cache key and every file of it reads
+    back (provenance, scorecard and notebook as JSON); otherwise ``None``, with one :class:`CacheWarning`
+    line when a file was there but unreadable: the figure is then rerun, never taken from a broken entry."""
     nb, prov, card = run_paths(job)
-    rec = read_json(prov) or {}
-    if rec.get("status") != SUCCESS or rec.get("cache_key") != job.cache_key or not nb.exists():
+    if not prov.exists():
         return None
-    return RunResult(job.figure, "cached", job.profile, job.parameters, job.directory, nb, prov,
-                     card if card.exists() else None, rec.get("wall_seconds"), job.cache_key)
+    rec = read_json(prov)
+    if rec is None:
+        _unreadable(job, "provenance", prov)
+        return None
+    if rec.get("status") != SUCCESS or rec.get("cache_key") != job.cache_key:
+        return None
+    for what, path in (("scorecard", card), ("notebook", nb)):
+        if read_json(path) is None:
+            _unreadable(job, what, path)
+            return None
+    return RunResult(job.figure, "cached", job.profile, job.parameters, job.directory, nb, prov, card,
+                     rec.get("wall_seconds"), job.cache_key)
+
+
+@contextmanager
+def locked(job: Job):
+    """Hold the figure directory's lock (``.gclib.lock``, ``fcntl.flock``: released by the kernel when the
+    holder dies, even by SIGKILL) while a run reads or writes it. A second gclib process on the same figure
+    and directory says so on stderr in one line and waits; nothing interleaves."""
+    import fcntl
+
+    job.directory.mkdir(parents=True, exist_ok=True)
+    with open(job.directory / LOCK_NAME, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            print(f"gclib: {job.figure} is being run into {job.directory} by another gclib process "
+                  f"(pid {holder}); waiting for it to finish", file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_locked(job: Job, *, force: bool = False, progress: bool = False) -> RunResult:
+    """Under the figure's lock: the cached run unless ``force`` (checked again once the lock is held, so a
+    run that waited for another takes its result), else :func:`execute`."""
+    with locked(job):
+        return (None if force else cached(job)) or execute(job, progress)
 
 
 def _env_kernel_manager(env: dict):
@@ -256,7 +322,7 @@ def _strip_timestamps(path: Path, job: Job) -> None:
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration"):
         meta.pop(key, None)
-    meta.update(input_path=_rel(job.notebook, job.root), output_path=path.name)
+    meta.update(input_path=_rel(job.notebook, job.root), output_path=f"{job.figure}.ipynb")
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         for key in ("start_time", "end_time", "duration"):
@@ -284,7 +350,7 @@ def execute(job: Job, progress: bool = False) -> RunResult:
     job.directory.mkdir(parents=True, exist_ok=True)
     if prov.exists():  # a previous run of ours: clear its files so nothing stale survives a failure
         for old in job.directory.iterdir():
-            if old.is_file():
+            if old.is_file() and old.name != LOCK_NAME:
                 old.unlink()
     dirty = _git(job.root, "status", "--porcelain", "--untracked-files=no")
     rec = {"figure": job.figure, "profile": job.profile, "parameters": job.parameters,
@@ -304,12 +370,13 @@ def execute(job: Job, progress: bool = False) -> RunResult:
            **{var: str(job.threads) for var in _THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
     t0 = time.perf_counter()
     error = cell = crash = None
+    partial = nb_out.with_name(f".{job.figure}.partial.ipynb")  # papermill saves as it goes: not final
     try:
-        pm.execute_notebook(str(job.notebook), str(nb_out), parameters=job.parameters,
+        pm.execute_notebook(str(job.notebook), str(partial), parameters=job.parameters,
                             kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=progress,
                             log_output=False, kernel_manager_class=_env_kernel_manager(env))
     except PapermillExecutionError as err:
-        cell = _failed_cell(err, nb_out)
+        cell = _failed_cell(err, partial)
         line = ((err.evalue or "").strip().splitlines() or [""])[0]
         error = f"cell {cell} (In [{err.exec_count}]) raised {err.ename}: {line}".rstrip()
     except Exception as err:  # kernel died, timeout, I/O: not the notebook's code
@@ -318,8 +385,9 @@ def execute(job: Job, progress: bool = False) -> RunResult:
         error = f"the notebook finished but wrote no {card.name} (Scorecard.save() missing?)"
     rec.update(end=_now(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
                status=SUCCESS if error is None else "failed")
-    if nb_out.exists():
-        _strip_timestamps(nb_out, job)
+    if partial.exists():
+        _strip_timestamps(partial, job)
+        os.replace(partial, nb_out)
     _write_json(prov, rec)
     if crash is not None:
         raise RunError(f"{job.figure}: {error}") from crash
@@ -337,4 +405,4 @@ def run_figure(figure: str, *, profile: str = "smoke", overrides: dict | None = 
     status "failed" with ``error`` naming the cell."""
     out = Path(out_dir or default_out_dir()) / figure
     job = prepare(figure, profile, overrides, device, out, notebooks_dir, threads)
-    return (None if force else cached(job)) or execute(job, progress)
+    return run_locked(job, force=force, progress=progress)

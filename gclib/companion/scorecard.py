@@ -131,11 +131,15 @@ class Scorecard:
         return {"figure": self.figure, "profile": self.profile, "claims": claims}
 
     def save(self, out_dir: str | os.PathLike | None = None) -> Path:
-        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.companion.plotting.output_dir`)."""
+        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.companion.plotting.output_dir`),
+        atomically: a temporary file, then ``os.replace``, so a killed run never leaves half a scorecard."""
         from gclib.companion.plotting import output_dir  # noqa: PLC0415 (matplotlib only when saving)
 
         path = output_dir(out_dir) / f"{self.figure}.scorecard.json"
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, path)
         return path
 
     def __repr__(self) -> str:
