@@ -1,11 +1,24 @@
 """Device resolution: ``device="auto"`` means CUDA when present, else CPU."""
 from __future__ import annotations
 
+import sys
+
 import torch
+
+FALLBACK_NOTICE = 'gclib: device="auto": no CUDA device here, running on the CPU'
+_WARNED: list[bool] = []
+
+
+def _fallback_once() -> None:
+    """Say once per process, in one line on stderr, that ``"auto"`` fell back to the CPU."""
+    if not _WARNED:
+        _WARNED.append(True)
+        print(FALLBACK_NOTICE, file=sys.stderr, flush=True)
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Resolve ``"auto"`` (or ``None``) to ``cuda`` when available, else ``cpu``.
+    """Resolve ``"auto"`` (or ``None``) to ``cuda`` when available, else ``cpu`` — saying so once per
+    process in one line on stderr (``FALLBACK_NOTICE``), so a GPU profile run on a laptop says where it runs.
 
     Args:
         device: ``"auto"``, ``None``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
@@ -15,7 +28,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         ValueError: the device string is malformed, or CUDA was requested and none is present.
     """
     if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        _fallback_once()
+        return torch.device("cpu")
     if isinstance(device, torch.device):
         dev = device
     elif isinstance(device, str):

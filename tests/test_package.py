@@ -87,8 +87,14 @@ def test_no_module_is_over_500_lines():
     assert long == {}
 
 
-def test_resolve_device():
+def test_resolve_device(capsys, monkeypatch):
+    from gclib import device
+
     assert gclib.resolve_device("cpu").type == "cpu"
+    monkeypatch.setattr(device.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "_WARNED", [])
+    assert gclib.resolve_device("auto").type == "cpu" and gclib.resolve_device(None).type == "cpu"
+    assert capsys.readouterr().err.splitlines() == [device.FALLBACK_NOTICE]  # once, one line
     with pytest.raises(ValueError, match="device"):
         gclib.resolve_device("tpu")
     with pytest.raises(TypeError):

@@ -29,6 +29,7 @@ _EXAMPLES = {
   gclib run all --profile cpu                       # every figure; cached ones are skipped
   gclib run all --profile smoke --force             # rerun everything
   gclib run all --profile cpu --jobs 4              # four figures at a time, one thread each
+  gclib run all --profile paper --dry-run           # the paper profile's code paths, capped, in minutes
 
 Values of -p are Python literals (ints, floats, True/False/true/false, None, lists, tuples, dicts, quoted
 strings; anything else is a string), checked against the type of the notebook's default.
@@ -94,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     common(p, "book/_generated/figures")
     jobs_option(p)
     threads_option(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="run the profile's code paths with loops, seeds, steps and samples capped (never a "
+                        "result; into OUT/_dry_run/)")
     p = add("sweep", "run a parameter grid on Dask distributed, one papermill task per cell")
     p.add_argument("figure")
     p.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."), required=True,
@@ -178,9 +182,13 @@ def _report(res) -> None:
 
 
 def _cmd_run(args) -> int:
-
     kw = dict(profile=args.profile, overrides=_pairs(args.param, "parameter", figures.parse_literal),
-              device=args.device, out_dir=args.out, force=args.force, threads=args.threads)
+              device=args.device, out_dir=args.out, force=args.force, threads=args.threads,
+              dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"gclib: dry run of the {args.profile} profile: its models, data, optimizers and measurements "
+              "with loops, seeds, steps and samples capped (profiles.yaml dry_run) — not a result; written "
+              f"to {runner.figure_dir(args.out, '<figure>', dry_run=True)}", file=sys.stderr)
     if args.figure == "all":
         results = parallel.run_all(**kw, jobs=args.jobs)
     else:
@@ -197,8 +205,6 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from gclib.companion import figures, parallel
-
     grid = _pairs(args.grid, "grid parameter", figures.parse_values)
     overrides = _pairs(args.param, "parameter", figures.parse_literal)
     if args.workers < 1:
@@ -217,7 +223,6 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from gclib.companion import figures, parallel
 
     figures_dir = Path(args.out or figures.default_out_dir())
     results = parallel.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads)

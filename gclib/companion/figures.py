@@ -18,11 +18,14 @@ from pathlib import Path
 
 import gclib
 
-__all__ = ["PROFILES", "ParameterError", "Figure", "Parameter", "read_profiles", "list_figures", "get_figure",
-           "notebook_parameters", "figure_params", "parse_literal", "parse_values", "resolve_parameters",
-           "repo_root", "notebook_directory", "default_out_dir", "default_sweep_dir"]
+__all__ = ["PROFILES", "DRY_RUN_PROFILE", "ParameterError", "Figure", "Parameter", "read_profiles",
+           "list_figures", "get_figure", "notebook_parameters", "figure_params", "parse_literal",
+           "parse_values", "resolve_parameters", "repo_root", "notebook_directory", "default_out_dir",
+           "default_sweep_dir"]
 
 PROFILES = ("smoke", "cpu", "paper")
+#: the ``profile`` parameter of a dry run: its scorecard and summary say it is no result
+DRY_RUN_PROFILE = "dry-run"
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -48,6 +51,7 @@ class Figure:
     claim: str = ""
     est_seconds: dict = field(default_factory=dict)
     profiles: dict = field(default_factory=dict)
+    dry_run: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- locations, figures, parameters
@@ -89,7 +93,7 @@ def list_figures(notebooks_dir: str | os.PathLike | None = None) -> list[Figure]
         e = entries.get(nb.stem, {})
         text = {k: str(e.get(k, "")) for k in ("paper", "family", "title", "claim")}
         figures.append(Figure(nb.stem, nb, **text, est_seconds=dict(e.get("est_seconds") or {}),
-                              profiles=dict(e.get("profiles") or {})))
+                              profiles=dict(e.get("profiles") or {}), dry_run=dict(e.get("dry_run") or {})))
     return figures
 
 
@@ -207,10 +211,15 @@ def _check_device(value) -> None:
 
 
 def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | None = None,
-                       device: str | None = None, *, notebooks_dir=None) -> dict:
-    """Notebook defaults, then the profile's overrides from profiles.yaml, then ``overrides``, then
-    ``device``; every name and type checked; ``profile`` set to the profile's name. Raises
-    :class:`ParameterError`."""
+                       device: str | None = None, *, notebooks_dir=None, dry_run: bool = False) -> dict:
+    """Notebook defaults, then the profile's overrides from profiles.yaml, then ``overrides``, then (with
+    ``dry_run``) the figure's ``dry_run`` caps from profiles.yaml, then ``device``; every name and type
+    checked; ``profile`` set to the profile's name (``DRY_RUN_PROFILE`` for a dry run, so the notebook's
+    scorecard says so). Raises :class:`ParameterError`.
+
+    A dry run executes the notebook with the profile's models, data, optimizers and measurement code, with
+    its loops, seeds, steps and sample counts capped: it proves the code paths (e.g. the paper profile's
+    ResNet on the CIFAR stand-in) run, in seconds, and is never a result."""
     fig = get_figure(figure, notebooks_dir)
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
@@ -222,6 +231,10 @@ def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | No
         params["profile"] = profile
     layers = [(f"profiles.yaml[{figure}][{profile}]", fig.profiles.get(profile) or {}),
               ("parameter override", dict(overrides or {}))]
+    if dry_run:
+        if not fig.dry_run:
+            raise ParameterError(f"profiles.yaml has no dry_run caps for {figure}")
+        layers.append((f"profiles.yaml[{figure}][dry_run]", fig.dry_run))
     if device is not None:
         if "device" not in spec:
             raise ParameterError(f"{figure} has no 'device' parameter")
@@ -232,6 +245,8 @@ def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | No
                 raise ParameterError(f"{source}: unknown parameter {name!r} for {figure}; valid: "
                                      f"{', '.join(spec)}")
             params[name] = _coerce(figure, name, value, spec[name], source)
+    if dry_run and "profile" in spec:
+        params["profile"] = DRY_RUN_PROFILE
     if "device" in params:
         _check_device(params["device"])
     return params

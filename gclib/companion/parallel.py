@@ -15,7 +15,6 @@ from pathlib import Path
 
 from gclib.companion.figures import (
     ParameterError,
-    default_out_dir,
     default_sweep_dir,
     get_figure,
     list_figures,
@@ -31,6 +30,7 @@ from gclib.companion.runner import (
     cached,
     check_threads,
     check_writable,
+    figure_dir,
     prepare,
     read_json,
     run_locked,
@@ -60,21 +60,22 @@ def _figure_task(job: Job, force: bool = False) -> RunResult:
 def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: str | None = None,
             out_dir=None, force: bool = False, figures: list[str] | None = None, notebooks_dir=None,
             progress: bool = True, jobs: int | None = None, threads: int = DEFAULT_THREADS,
-            scheduler: str | None = None) -> list[RunResult]:
+            scheduler: str | None = None, dry_run: bool = False) -> list[RunResult]:
     """Run every figure (or ``figures``), skipping cached ones, ``jobs`` at a time (default: the usable
     cores), each kernel with ``threads`` intra-op threads, longest expected first (``est_seconds`` of the
     profile), with one progress bar for the whole set. All inputs are checked before the first notebook
     starts; a failing figure does not stop the others. ``jobs > 1`` (or a ``scheduler`` address) runs the
     figures as tasks on Dask distributed (a ``LocalCluster`` of ``jobs`` single-threaded worker processes);
-    results come back in the order of ``figures``."""
+    results come back in the order of ``figures``. ``dry_run``: every figure's capped dry run
+    (``runner.run_figure``) into ``<out_dir>/_dry_run/``."""
     from tqdm.auto import tqdm
 
-    out = Path(out_dir or default_out_dir())
     ids = figures if figures is not None else [f.id for f in list_figures(notebooks_dir)]
     jobs = usable_cores() if jobs is None else jobs
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ParameterError(f"jobs must be an integer >= 1, got {jobs!r}")
-    prepared = [prepare(f, profile, overrides, device, out / f, notebooks_dir, threads) for f in ids]
+    prepared = [prepare(f, profile, overrides, device, figure_dir(out_dir, f, dry_run=dry_run), notebooks_dir,
+                        threads, dry_run) for f in ids]
     results: list = [None] * len(prepared)
     pending = []
     for i, job in enumerate(prepared):

@@ -37,7 +37,8 @@ from gclib.experiments import cache
 
 __all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
            "locked", "run_locked", "usable_cores", "check_threads", "check_writable", "read_json",
-           "write_atomic", "run_paths", "DEFAULT_THREADS", "LOCK_NAME", "CacheWarning"]
+           "write_atomic", "run_paths", "figure_dir", "DEFAULT_THREADS", "LOCK_NAME", "DRY_RUN_DIR",
+           "CacheWarning"]
 
 #: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
 #: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores
@@ -48,6 +49,7 @@ SUCCESS = "success"
 #: matplotlib backend of every kernel the runner starts: figures are embedded in the executed notebook.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 LOCK_NAME = ".gclib.lock"
+DRY_RUN_DIR = "_dry_run"
 CacheWarning = cache.CacheWarning
 
 
@@ -91,6 +93,7 @@ class Job:  # everything one execution needs; picklable for Dask
     root: Path
     threads: int = 1
     est_seconds: float = 0.0
+    dry_run: bool = False
 
 
 
@@ -104,13 +107,13 @@ def _notebook_hash(path: Path) -> str:
 
 
 def cache_key(figure: str, params: dict, *, profile: str | None = None, notebooks_dir=None,
-              threads: int = DEFAULT_THREADS) -> str:
+              threads: int = DEFAULT_THREADS, dry_run: bool = False) -> str:
     """The figure's cache key (``gclib.experiments.cache``, scope "figure"): figure, profile, resolved
     parameters, kernel threads (they change the order of floating-point reductions, so they are part of a
     result) and the notebook's cell sources, with the fingerprint of the sources a notebook runs."""
     payload = {"figure": figure, "profile": profile if profile is not None else params.get("profile"),
                "parameters": params, "notebook": _notebook_hash(get_figure(figure, notebooks_dir).notebook),
-               "threads": threads}
+               "threads": threads, "dry_run": dry_run}
     return cache.cache_key(payload, "figure")
 
 
@@ -206,16 +209,25 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def figure_dir(out_dir, figure: str, *, dry_run: bool = False) -> Path:
+    """Where a figure's files go: ``<out>/<figure>/``, or ``<out>/_dry_run/<figure>/`` for a dry run (never
+    where real results go: the book skips folders whose name starts with ``_``)."""
+    out = Path(out_dir or default_out_dir())
+    return (out / DRY_RUN_DIR if dry_run else out) / figure
+
+
 def prepare(figure, profile, overrides, device, directory, notebooks_dir,
-             threads: int = DEFAULT_THREADS) -> Job:
-    params = resolve_parameters(figure, profile, overrides, device, notebooks_dir=notebooks_dir)
+            threads: int = DEFAULT_THREADS, dry_run: bool = False) -> Job:
+    params = resolve_parameters(figure, profile, overrides, device, notebooks_dir=notebooks_dir,
+                                dry_run=dry_run)
     check_threads(threads)
-    key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir, threads=threads)
+    key = cache_key(figure, params, profile=profile, notebooks_dir=notebooks_dir, threads=threads,
+                    dry_run=dry_run)
     check_writable(directory)
     fig = get_figure(figure, notebooks_dir)
-    est = fig.est_seconds.get(profile)
+    est = fig.est_seconds.get("smoke" if dry_run else profile)
     return Job(figure, fig.notebook, profile, params, directory.resolve(), key, repo_root(), threads,
-                float(est) if isinstance(est, (int, float)) else 0.0)
+               float(est) if isinstance(est, (int, float)) else 0.0, dry_run)
 
 
 def run_paths(job: Job):
@@ -358,6 +370,7 @@ def execute(job: Job, progress: bool = False) -> RunResult:
            "git_dirty": None if dirty is None else bool(dirty), "versions": _versions(),
            "device": _device_name(job.parameters.get("device")),
            "seed": job.parameters.get("seed", job.parameters.get("seeds")), "threads": job.threads,
+           "dry_run": job.dry_run,
            "start": _now(), "end": None,
            "wall_seconds": None, "cache_key": job.cache_key, "status": "running", "error": None,
            "failed_cell": None}
@@ -398,11 +411,12 @@ def execute(job: Job, progress: bool = False) -> RunResult:
 
 def run_figure(figure: str, *, profile: str = "smoke", overrides: dict | None = None,
                device: str | None = None, out_dir=None, force: bool = False, progress: bool = False,
-               notebooks_dir=None, threads: int = DEFAULT_THREADS) -> RunResult:
+               notebooks_dir=None, threads: int = DEFAULT_THREADS, dry_run: bool = False) -> RunResult:
     """Execute one figure into ``<out_dir>/<figure>/`` unless a successful run with the same cache key is
     there (status "cached"); ``force`` reruns. The kernel runs ``threads`` intra-op threads (recorded in the
-    provenance). Bad input raises :class:`ParameterError` before any kernel starts; a failing cell returns
-    status "failed" with ``error`` naming the cell."""
-    out = Path(out_dir or default_out_dir()) / figure
-    job = prepare(figure, profile, overrides, device, out, notebooks_dir, threads)
+    provenance). ``dry_run``: the profile's code paths with the figure's caps (``figures.resolve_parameters``)
+    into ``<out_dir>/_dry_run/<figure>/``. Bad input raises :class:`ParameterError` before any kernel
+    starts; a failing cell returns status "failed" with ``error`` naming the cell."""
+    out = figure_dir(out_dir, figure, dry_run=dry_run)
+    job = prepare(figure, profile, overrides, device, out, notebooks_dir, threads, dry_run)
     return run_locked(job, force=force, progress=progress)

@@ -66,7 +66,7 @@ class Scorecard:
     def __init__(self, figure: str, profile: str = "smoke"):
         if not isinstance(figure, str) or not figure:
             raise ValueError(f"figure must be a non-empty string, got {figure!r}")
-        check_choice("profile", profile, ("smoke", "cpu", "paper", "custom"))
+        check_choice("profile", profile, ("smoke", "cpu", "paper", "custom", "dry-run"))
         self.figure = figure
         self.profile = profile
         self.claims: list[Claim] = []
