@@ -22,7 +22,7 @@ EIGEN_METHODS = ("lanczos", "power")
 @dataclass(frozen=True)
 class Eigenpair:
     """Largest (algebraic) eigenvalue estimate, its unit vector, the operator applications used, whether the
-    relative residual ‖Mv − λv‖ ≤ tol·|λ| was reached, and that residual (relative)."""
+    relative residual ‖Mv − λv‖ ≤ tol·abs(λ) was reached, and that residual (relative)."""
 
     value: float
     vector: torch.Tensor
@@ -36,11 +36,12 @@ def top_eigenpair(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tens
     """Top eigenpair of a symmetric operator ``matvec`` (1-D tensor → 1-D tensor) from the start ``v0``.
 
     lanczos: Krylov steps with full reorthogonalization (twice, Kahan–Parlett); after step j the top Ritz
-        pair (θ, y) of the tridiagonal T_j has residual ‖My − θy‖ = β_j |s_j| (s_j: last entry of T_j's
+        pair (θ, y) of the tridiagonal T_j has residual ‖My − θy‖ = β_j·abs(s_j) (s_j: last entry of T_j's
         eigenvector), so no extra product is needed to test convergence. The Krylov space contains the
         power iterate, so it converges at least as fast, and to the largest *algebraic* eigenvalue.
     power: v ← Mv/‖Mv‖, λ = vᵀMv; converges to the eigenvalue of largest magnitude (for a Hessian with
-        |λ_min| > λ_max that is the negative one: prefer lanczos).
+        abs(λ_min) > λ_max that is the negative one: prefer lanczos).
+
     Stops after ``n_iter`` products or when the relative residual ≤ ``tol`` (``tol=0``: all ``n_iter``).
     A warm start (``v0`` = a previous ``vector``) converges in a few products when the operator moved
     little. Works in ``v0``'s dtype and device.

@@ -104,7 +104,9 @@ def test_run_overrides_cache_and_force(tmp_path):
     )
     assert code == 0, err
     d = out / "fx_demo"
+    # the outputs, and the figure's lock file (kept: deleting a flock'ed file races with a waiting run)
     assert {p.name for p in d.iterdir()} == {
+        runner.LOCK_NAME,
         "fx_demo.ipynb",
         "fx_demo.png",
         "fx_demo.svg",

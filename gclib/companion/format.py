@@ -14,7 +14,7 @@ __all__ = ["fmt_number", "fmt_ci", "fmt_threshold", "fixed", "verdict", "protoco
 
 DIRECTIONS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 def fixed(x, digits: int) -> str:
-    """``digits`` decimals; scientific only far outside that range (|x| < 10^-(digits+2) or
+    """``digits`` decimals; scientific only far outside that range (abs(x) < 10^-(digits+2) or
     ≥ 10^(digits+3)), so values near 10^-digits, e.g. 0.0098 and 0.0101, both print 0.01 (a switch of
     notation right at 10^-digits made a bootstrap bound print 9.78e-03 on one CPU and 0.01 on another);
     "—" for None."""

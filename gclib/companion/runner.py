@@ -37,8 +37,7 @@ from gclib.experiments import cache
 
 __all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
            "locked", "run_locked", "usable_cores", "check_threads", "check_writable", "read_json",
-           "write_atomic", "run_paths", "figure_dir", "DEFAULT_THREADS", "LOCK_NAME", "DRY_RUN_DIR",
-           "CacheWarning"]
+           "write_atomic", "run_paths", "figure_dir", "DEFAULT_THREADS", "LOCK_NAME", "DRY_RUN_DIR"]
 
 #: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
 #: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores

@@ -29,7 +29,7 @@ DOUBLE_DESCENT_CONFIG: dict = {"model": "mlp", "activation": "relu", "init": "py
 def dominance_transition(x, d) -> dict:
     """The transition of D along an ordered grid ``x`` (e.g. widths) [ours, fixed before measuring]:
     the first step i → i+1 where D changes sign (central ↔ zero dominance); if D never changes sign, the
-    step with the largest |D_{i+1} − D_i|. Returns ``{"index": i + 1, "x": x[i + 1], "kind": "sign change"
+    step with the largest abs(D_{i+1} − D_i). Returns ``{"index": i + 1, "x": x[i + 1], "kind": "sign change"
     | "largest step"}`` (index of the first grid point after the transition)."""
     x, d = np.asarray(x), np.asarray(d, dtype=float)
     if x.ndim != 1 or x.shape != d.shape or x.size < 2 or not np.all(np.isfinite(d)):
