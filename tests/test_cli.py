@@ -342,3 +342,10 @@ def test_sweep_rerun_computes_only_missing_cells(first_sweep):
         assert (Path(p).parent / "fx_demo.ipynb").stat().st_mtime_ns == mtimes[p]
     code, _, err = gclib_pinned(*args)  # everything cached: no cluster is started
     assert code == 0 and list(_table(tmp)["status"]) == ["cached"] * 4, err
+
+
+def test_readme_failure_table_is_the_cli_table():
+    """The README's failure table is ERROR_TABLE, row for row (edit errors.py, then paste)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = cli.ERROR_TABLE.split("\n\n")[0]
+    assert table.count("\n") >= 15 and table in readme

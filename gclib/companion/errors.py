@@ -16,6 +16,13 @@ ERROR_TABLE = """\
 | No CUDA | `run gc_l2 --device cuda` | 2 | `device 'cuda' requested but torch.cuda.is_available() is False` |
 | A cell raises | a bug, or a bad value | 1 | `gc_l2 failed: cell 7 (In [5]) raised ValueError: …` |
 | A sweep cell fails | `sweep gc_l2 -g steps 0,10` | 1 | the table (status `failed`), a line per failed cell |
+| Bad `--jobs` / `--threads` | `run all --jobs 0` | 2 | `jobs must be an integer >= 1, got 0` |
+| `--jobs` with one figure | `run gc_l2 --jobs 2` | 2 | ``--jobs applies to `run all` only (one figure is one kernel)`` |
+| Same figure and `--out` already running | a second `run gc_l2` | 0 | `gc_l2 is being run into … by another gclib process (pid …); waiting for it to finish`, then the cached result |
+| A run killed (SIGKILL, Ctrl-C) | `run all` killed mid-figure | — | nothing: the rerun redoes only the unfinished figure; a half-written notebook, provenance or scorecard never counts as a result |
+| A sweep killed | `sweep gr_width …` killed mid-grid | — | nothing: the rerun recomputes only the unfinished cells |
+| A corrupt cache entry | a truncated provenance JSON or training pickle | 0 | `CacheWarning: gc_l2: the cached provenance gc_l2.provenance.json is unreadable (truncated or garbage); rerunning the figure` |
+| A dry run | `run all --profile paper --dry-run` | 0 | `dry run of the paper profile: … — not a result; written to …/_dry_run/<figure>` |
 
 Exit status 2: nothing was executed (no output notebook is written). Exit status 1: the partial notebook
 (papermill's, with the error at the top) stays for inspection, its path is printed, and
