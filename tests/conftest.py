@@ -34,6 +34,18 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=_tier)  # stable: keeps file order within a tier
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest single-threaded (and far faster when the CPU is shared); restored after.
+    Use per module: ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory):
     """Every figure notebook executed once at the smoke profile through the runner (papermill).

@@ -31,13 +31,7 @@ TINY = {"dataset": "digits", "n_train": 64, "n_test": 32, "hidden": [8], "steps"
         "batch_size": 16, "eval_subset": 32}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run fastest single-threaded (and far faster when the CPU is shared); restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,7 @@ from gclib.experiments.regularizers import GaussNewton, make_regularizers
 from gclib.experiments.runs import run_config
 from gclib.experiments.train import train
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
