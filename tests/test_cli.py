@@ -349,3 +349,12 @@ def test_readme_failure_table_is_the_cli_table():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     table = cli.ERROR_TABLE.split("\n\n")[0]
     assert table.count("\n") >= 15 and table in readme
+
+
+def test_est_times_marks_a_figure_over_the_cpu_budget():
+    from gclib.companion.format import est_times
+
+    assert est_times({"est_seconds": {"smoke": 9, "cpu": 60, "paper": 1800}}) == "9 s / 60 s / 30 min"
+    over = {"est_seconds": {"smoke": 9, "cpu": 215, "paper": 1800}, "over_budget": "measured 213 s"}
+    assert est_times(over) == "9 s / 4 min † / 30 min"
+    assert "†" in notebooks_readme({"fx": {**over, "claim": "c"}})

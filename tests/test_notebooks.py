@@ -29,7 +29,11 @@ def test_every_figure_family_has_its_notebook_and_profile():
         assert {"cpu", "paper"} <= set(entry["profiles"]), fig
         if fig != "gr_hypersphere":  # closed-form geometry in numpy: no tensors, no device
             assert entry["profiles"]["paper"].get("device") == "auto", f"{fig}: paper profile uses GPU"
-        assert entry["est_seconds"]["smoke"] <= 20 and entry["est_seconds"]["cpu"] <= 180, fig
+        assert entry["est_seconds"]["smoke"] <= 20, fig
+        # the cpu budget is 180 s; a figure over it says so, with what was measured ("measured … s")
+        over = entry.get("over_budget")
+        assert entry["est_seconds"]["cpu"] <= 180 or (isinstance(over, str) and "measured" in over), fig
+        assert over is None or entry["est_seconds"]["cpu"] > 180, f"{fig}: over_budget but within budget"
 
 
 def test_notebook_contract_checker():

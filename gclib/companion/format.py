@@ -135,9 +135,13 @@ def seconds(s) -> str:
 
 
 def est_times(entry: dict) -> str:
-    """A profiles.yaml entry's estimated run time per profile: "smoke / cpu / paper"."""
+    """A profiles.yaml entry's estimated run time per profile: "smoke / cpu / paper"; the cpu time is marked
+    † when the entry says it is over the cpu budget (``over_budget``)."""
     est = entry.get("est_seconds") or {}
-    return " / ".join(seconds(est.get(p)) for p in ("smoke", "cpu", "paper"))
+    times = [seconds(est.get(p)) for p in ("smoke", "cpu", "paper")]
+    if entry.get("over_budget"):
+        times[1] += " †"
+    return " / ".join(times)
 
 
 def wall(s) -> str:
