@@ -76,7 +76,7 @@ def _power(matvec, v, n_iter, tol) -> Eigenpair:
 def _lanczos(matvec, q, n_iter, tol) -> Eigenpair:
     dim = q.numel()
     steps = min(n_iter, dim)
-    basis = torch.zeros(steps, dim, dtype=q.dtype, device=q.device)
+    basis = torch.empty(steps, dim, dtype=q.dtype, device=q.device)  # row j is written before it is read
     alphas, betas = [], []
     theta, s, resid = 0.0, np.ones(1), math.inf
     for j in range(steps):

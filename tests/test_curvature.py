@@ -123,6 +123,23 @@ def test_sharpness_of_a_small_mlp_matches_the_dense_hessian_float64():
     assert chunked_res.value == pytest.approx(expected, rel=1e-8)
 
 
+def test_sharpness_of_a_float32_model_matches_its_float64_copy():
+    """The Krylov vectors live in the parameters' dtype: a float32 MLP's λ_max agrees with the same network
+    in float64 far inside the tolerance, with the same number of products, and the vector is float32."""
+    import copy
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(200, 20, generator=g)
+    y = torch.randint(0, 5, (200,), generator=g)
+    model = models.MLP([20, 64, 64, 5], seed=2)
+    r32 = sharpness(model, x, y, n_iter=30, tol=1e-3)
+    r64 = sharpness(copy.deepcopy(model).double(), x.double(), y, n_iter=30, tol=1e-3)
+    assert r32.vector.dtype == torch.float32 and r64.vector.dtype == torch.float64
+    assert r32.value == pytest.approx(r64.value, rel=1e-4) and r32.n_iter == r64.n_iter
+    warm = sharpness(model, x, y, n_iter=30, tol=1e-3, v0=r64.vector)  # a float64 start is rounded
+    assert warm.vector.dtype == torch.float32 and warm.value == pytest.approx(r64.value, rel=1e-4)
+
+
 def test_sharpness_uses_eval_mode_and_restores_it():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(16, 4, generator=g)
