@@ -9,8 +9,8 @@ import re
 import shlex
 
 __all__ = ["fmt_number", "fmt_ci", "fmt_threshold", "fixed", "verdict", "protocol_of", "tally", "tally_text",
-           "md_cell", "md_code", "code_span", "seconds", "est_times", "wall", "shell_value", "md_table",
-           "text_table", "DIRECTIONS"]
+           "md_cell", "md_code", "code_span", "seconds", "est_times", "OVER_BUDGET_NOTE", "wall",
+           "shell_value", "md_table", "text_table", "DIRECTIONS"]
 
 DIRECTIONS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 def fixed(x, digits: int) -> str:
@@ -132,6 +132,11 @@ def seconds(s) -> str:
     if s < 90:
         return f"{s:.0f} s"
     return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+#: what the † after a cpu time means (the tables that use :func:`est_times` say it once)
+OVER_BUDGET_NOTE = ("† over the 3-minute budget of a cpu-profile figure (`over_budget` in `profiles.yaml` "
+                    "says what was measured).")
 
 
 def est_times(entry: dict) -> str:

@@ -14,6 +14,7 @@ from gclib.companion.book.runs import (
 )
 from gclib.companion.errors import ERROR_TABLE
 from gclib.companion.format import (
+    OVER_BUDGET_NOTE,
     est_times,
     fmt_ci,
     fmt_number,
@@ -176,8 +177,7 @@ def notebooks_readme(profiles: dict | None = None) -> str:
         "or at a profile from `profiles.yaml`: `gclib run <figure> --profile cpu` (`gclib params <figure>`).",
         "Figures go to `figures/` (or `$GCLIB_OUTPUT_DIR`) with a scorecard JSON; the runner adds",
         "provenance. Time: measured on the 2-core reference CPU (smoke, cpu), estimated on one GPU (paper);",
-        "† over the 3-minute budget of a cpu-profile figure (`over_budget` in `profiles.yaml` says what was",
-        "measured).",
+        OVER_BUDGET_NOTE,
         "",
         "This file is generated from `profiles.yaml` by `gclib list --readme`.",
         "",
@@ -231,8 +231,8 @@ def gallery_page(order: list[str], runs: dict, profiles: dict, thumbs: dict[str,
         "## Figure families, notebooks and outputs",
         "",
         "Generated from `notebooks/profiles.yaml`. Estimated time per profile, smoke / cpu / paper: "
-        "measured on the 2-core reference CPU, or estimated on one GPU for the paper profile; † over the "
-        "3-minute budget of a cpu-profile figure (`over_budget` in `profiles.yaml` says what was measured).",
+        "measured on the 2-core reference CPU, or estimated on one GPU for the paper profile; "
+        + OVER_BUDGET_NOTE,
         "",
         "```{include} include/family_table.md",
         "```",
