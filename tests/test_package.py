@@ -130,20 +130,27 @@ def test_cache_scopes_list_what_a_computation_can_run():
     assert {"complexity.py", "sampling.py", "experiments/train.py",
             "experiments/calibration/gc_flatness.csv"} <= training
     assert not any(f.startswith("companion/") for f in training)
-    assert figure - training == {f"companion/{m}" for m in ("scorecard.py", "plotting.py", "regime_plots.py")}
+    assert figure - training == {f"companion/{m}" for m in ("scorecard.py", "plotting.py", "regime_plots.py",
+                                                             "dominance_plots.py")}
+    table = {p.relative_to(PKG).as_posix() for p in cache.scope_files("table")}
+    assert figure - table == {"stats.py", "companion/scorecard.py"}  # verdicts, never a table's number
     with pytest.raises(ValueError, match="scope"):
         cache.scope_files("book")
 
 
-@pytest.mark.parametrize("edited, training_changes, figure_changes", [
-    ("complexity.py", True, True),
-    ("experiments/train.py", True, True),
-    ("companion/plotting.py", False, True),
-    ("companion/runner.py", False, False),
-    ("companion/cli.py", False, False),
-    ("companion/book/build.py", False, False),
+@pytest.mark.parametrize("edited, training_changes, figure_changes, table_changes", [
+    ("complexity.py", True, True, True),
+    ("experiments/train.py", True, True, True),
+    ("companion/plotting.py", False, True, True),
+    ("companion/dominance_plots.py", False, True, True),
+    ("stats.py", True, True, False),
+    ("companion/scorecard.py", False, True, False),
+    ("companion/runner.py", False, False, False),
+    ("companion/cli.py", False, False, False),
+    ("companion/book/build.py", False, False, False),
 ])
-def test_what_an_edit_invalidates(tmp_path, monkeypatch, edited, training_changes, figure_changes):
+def test_what_an_edit_invalidates(tmp_path, monkeypatch, edited, training_changes, figure_changes,
+                                  table_changes):
     copy = tmp_path / "gclib"
     shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(cache, "_PACKAGE", copy)
@@ -156,6 +163,7 @@ def test_what_an_edit_invalidates(tmp_path, monkeypatch, edited, training_change
     cache.source_fingerprint.cache_clear()
     assert (before["training"] != after["training"]) is training_changes
     assert (before["figure"] != after["figure"]) is figure_changes
+    assert (before["table"] != after["table"]) is table_changes
 
 
 def test_cache_entries_round_trip_and_unreadable_ones_warn_once(tmp_path):

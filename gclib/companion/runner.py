@@ -33,6 +33,7 @@ from gclib.companion.figures import (
     repo_root,
     resolve_parameters,
 )
+from gclib.companion.results import code_hash
 from gclib.experiments import cache
 
 __all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
@@ -371,7 +372,8 @@ def execute(job: Job, progress: bool = False) -> RunResult:
            "seed": job.parameters.get("seed", job.parameters.get("seeds")), "threads": job.threads,
            "dry_run": job.dry_run,
            "start": _now(), "end": None,
-           "wall_seconds": None, "cache_key": job.cache_key, "status": "running", "error": None,
+           "wall_seconds": None, "cache_key": job.cache_key,
+           "code_hash": code_hash(job.figure, notebook=job.notebook), "status": "running", "error": None,
            "failed_cell": None}
     _write_json(prov, rec)
     # the kernel imports the gclib whose sources are in the cache key, even from an uninstalled checkout

@@ -10,6 +10,10 @@ the gclib version and a *fingerprint* of the source files the computation can ex
   ``plotting``, ``regime_plots``): editing those invalidates figures but no training run.
 - Editing the runner, the command line, the error table, the formatting helpers or the book generator
   (the rest of ``gclib/companion``) invalidates nothing: they never change a number.
+- ``"table"`` — the code that produces a figure's per-run table and its images: the figure scope less the
+  statistics (``gclib/stats.py``) and the scorecard. It is the *code hash* of a committed result
+  (``gclib.companion.results``): a committed result is stale when it differs, while an edit of the
+  statistics or of the verdict cells leaves the numbers of the table standing.
 
 Cache entries are written to a temporary name and moved into place (``os.replace``), so an interrupted
 write never leaves a half entry under the final name; an entry that cannot be read back (truncated,
@@ -31,9 +35,11 @@ import gclib
 __all__ = ["SCOPES", "CacheWarning", "scope_files", "source_fingerprint", "cache_key", "cache_dir",
            "load_entry", "store_entry"]
 
-SCOPES = ("training", "figure")
+SCOPES = ("training", "figure", "table")
 #: companion modules whose code runs inside a figure notebook (their edits change figures, not training)
-FIGURE_MODULES = ("scorecard.py", "plotting.py", "regime_plots.py")
+FIGURE_MODULES = ("scorecard.py", "plotting.py", "regime_plots.py", "dominance_plots.py")
+#: what the "table" scope leaves out of the "figure" scope: statistics and verdicts, never a table's number
+VERDICT_FILES = ("stats.py", "companion/scorecard.py")
 _PACKAGE = Path(gclib.__file__).resolve().parent
 
 
@@ -47,8 +53,10 @@ def scope_files(scope: str) -> list[Path]:
         raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}")
     files = list(_PACKAGE.glob("*.py")) + list((_PACKAGE / "experiments").rglob("*.py"))
     files += list((_PACKAGE / "experiments" / "calibration").glob("*.csv"))
-    if scope == "figure":
+    if scope in ("figure", "table"):
         files += [_PACKAGE / "companion" / name for name in FIGURE_MODULES]
+    if scope == "table":
+        files = [f for f in files if f.relative_to(_PACKAGE).as_posix() not in VERDICT_FILES]
     return sorted(files)
 
 

@@ -1,0 +1,107 @@
+"""Committed paper-scale results: where they live (``results/paper/<figure>/``), which figures the CPU
+reaches at the paper profile, the *code hash* each result was made with, and whether it is stale.
+
+A committed result is the runner's output folder of ``gclib run FIGURE --profile paper`` (executed
+notebook, PNG + SVG, scorecard and provenance JSON, the per-run table as CSV). Its provenance records the
+code hash: sha256 over the source fingerprint of the "table" scope (``gclib.experiments.cache``: the core,
+the experiments wing and the plotting modules, without the statistics and the scorecard) and the notebook's
+code cells that are not tagged ``verdict`` (statistics and scorecard) or ``check`` (the parameter check).
+Markdown never enters it. When today's hash differs from the recorded one, the code that produced the
+table has changed since: the result is *stale*, the book says so with its date and commit, and the test
+suite fails until it is regenerated (``make paper-results``). [ours]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gclib.companion.figures import get_figure, notebook_directory, read_profiles, repo_root
+from gclib.experiments import cache
+
+__all__ = ["RESULTS_SUBDIR", "UNHASHED_TAGS", "notebook_code_hash", "code_hash", "results_dir", "fits_cpu",
+           "ResultStatus", "committed_results"]
+
+#: where committed paper-profile results live, relative to the repository root
+RESULTS_SUBDIR = "results/paper"
+#: code cells that never change a number of the table: the statistics/verdicts and the parameter check
+UNHASHED_TAGS = ("verdict", "check")
+
+
+def notebook_code_hash(path) -> str:
+    """sha256 of the notebook's code cells, in order, less those tagged :data:`UNHASHED_TAGS`."""
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    skip = set(UNHASHED_TAGS)
+    src = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells
+           if c["cell_type"] == "code" and not set(c.get("metadata", {}).get("tags", [])) & skip]
+    return hashlib.sha256(json.dumps(src).encode()).hexdigest()
+
+
+def code_hash(figure: str, notebooks_dir=None, *, notebook=None) -> str:
+    """Today's code hash of ``figure`` (see the module docstring); ``notebook``: its path, if known."""
+    path = notebook or get_figure(figure, notebooks_dir).notebook
+    payload = {"table_source": cache.source_fingerprint("table"), "notebook": notebook_code_hash(path)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def results_dir(root=None) -> Path:
+    """``<repository>/results/paper``."""
+    return Path(root or repo_root()) / RESULTS_SUBDIR
+
+
+def fits_cpu(notebooks_dir=None) -> list[str]:
+    """Figures whose paper profile runs on the reference CPU within the budget (``paper_cpu: {fits: true}``
+    in profiles.yaml), in the profiles file's order: the committed set."""
+    entries = read_profiles(notebook_directory(notebooks_dir) / "profiles.yaml")
+    return [fid for fid, e in entries.items() if (e.get("paper_cpu") or {}).get("fits") is True]
+
+
+@dataclass(frozen=True)
+class ResultStatus:
+    """One committed result: its provenance and whether the code that made its table has changed."""
+
+    figure: str
+    directory: Path
+    provenance: dict
+    recorded_hash: str | None
+    current_hash: str | None
+
+    @property
+    def stale(self) -> bool:
+        return self.recorded_hash is None or self.recorded_hash != self.current_hash
+
+    @property
+    def ok(self) -> bool:
+        p = self.provenance
+        return p.get("status") == "success" and p.get("profile") == "paper" and not self.stale
+
+    def describe(self) -> str:
+        p = self.provenance
+        when = (p.get("start") or "?")[:10]
+        sha = (p.get("git_sha") or "?")[:12]
+        if self.stale:
+            old, new = str(self.recorded_hash)[:12], str(self.current_hash)[:12]
+            return (f"{self.figure}: STALE — made on {when} at commit {sha}; the code that produced its "
+                    f"table has changed since (code hash {old} → {new})")
+        return f"{self.figure}: current — made on {when} at commit {sha}, status {p.get('status')}"
+
+
+def committed_results(directory=None, notebooks_dir=None) -> dict[str, ResultStatus]:
+    """Every ``<directory>/<figure>/<figure>.provenance.json`` (default :func:`results_dir`) with its
+    staleness against today's code; a figure no longer in the notebooks is stale (current hash None)."""
+    root = Path(directory) if directory is not None else results_dir()
+    out = {}
+    if not root.is_dir():
+        return out
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        prov_path = d / f"{d.name}.provenance.json"
+        if not prov_path.exists():
+            continue
+        prov = json.loads(prov_path.read_text(encoding="utf-8"))
+        try:
+            current = code_hash(d.name, notebooks_dir)
+        except ValueError:  # ParameterError: the figure is gone
+            current = None
+        out[d.name] = ResultStatus(d.name, d, prov, prov.get("code_hash"), current)
+    return out
