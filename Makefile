@@ -16,13 +16,14 @@ MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: setup system-deps test test-fast book bench lint clean help
+.PHONY: setup system-deps test test-fast book bench lint clean help paper-results
 
 help:
 	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first, JOBS at a time)"
 	@echo "make test                            full test suite (unit, notebooks, nbval, book, browser)"
 	@echo "make test-fast                       unit tests only"
 	@echo "make bench                           ratio benchmarks against the naive baselines"
+	@echo "make paper-results                   regenerate the committed paper-profile results (results/paper)"
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
@@ -58,6 +59,11 @@ test-fast: $(STAMP)
 
 book: setup
 	$(GCLIB) book --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) --threads $(THREADS)
+
+# the committed paper-scale results: every figure whose paper profile fits the reference CPU (profiles.yaml
+# paper_cpu), on the CPU at two threads, one figure at a time, cached: only stale or missing ones rerun
+paper-results: $(STAMP) system-deps
+	$(GCLIB) run all --profile paper --fits-cpu --device cpu --threads 2 --jobs 1
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/run_all.py

@@ -171,6 +171,37 @@ def test_figure_pages(book):
         assert "<img" in page.read_text(), fid
 
 
+def test_paper_results_are_shown_beside_the_book_profile(book):
+    """Each figure page has an "At paper scale" section: the committed paper result (its figure, verdicts
+    beside the book's, device, date and wall time) or, where none is committed, that it needs a GPU with
+    the command; the scorecard page and the landing table have a paper-profile column with counts."""
+    from gclib.companion.results import committed_results
+
+    committed = committed_results()
+    assert committed, "results/paper holds no committed result"
+    for fid in _figure_ids(book.figures):
+        page = book.html / "_generated" / "pages" / f"{fid}.html"
+        text = strip_tags(page.read_text())
+        assert "At paper scale" in text, fid
+        if fid in committed:
+            prov = committed[fid].provenance
+            for needle in (f"results/paper/{fid}/", "current", prov["start"][:10], prov["git_sha"][:12],
+                           "Per-run table", "paper profile", "make paper-results"):
+                assert needle in text, (fid, needle)
+            assert f"{fid} at the paper profile" in text, fid  # the paper figure's caption
+        else:
+            assert "Needs a GPU" in text and f"gclib run {fid} --profile paper --device cuda" in text, fid
+    card = strip_tags((book.html / "_generated" / "scorecard.html").read_text())
+    assert "paper profile" in card and "At the paper profile" in card
+    n_paper = sum(len(json.loads((r.directory / f"{f}.scorecard.json").read_text())["claims"])
+                  for f, r in committed.items())
+    assert f"{n_paper} claims from {len(committed)} figures" in card
+    intro = article_text(book.html / "intro.html")
+    assert "paper profile: figures" in intro and f"{len(committed)} of 15" in intro
+    gpu = strip_tags((book.html / "howto" / "gpu.html").read_text())
+    assert "make paper-results" in gpu and all(f in gpu for f in committed)
+
+
 def test_gallery_links_and_thumbnails(book):
     gallery = book.html / "_generated" / "gallery.html"
     refs = _parse(gallery)

@@ -14,6 +14,7 @@ from gclib.companion import figures, parallel, runner
 from gclib.companion.errors import ERROR_TABLE
 from gclib.companion.figures import ParameterError
 from gclib.companion.format import seconds, text_table
+from gclib.companion.results import fits_cpu, results_dir
 from gclib.companion.runner import RunError
 
 __all__ = ["main"]
@@ -30,6 +31,7 @@ _EXAMPLES = {
   gclib run all --profile smoke --force             # rerun everything
   gclib run all --profile cpu --jobs 4              # four figures at a time, one thread each
   gclib run all --profile paper --dry-run           # the paper profile's code paths, capped, in minutes
+  gclib run all --profile paper --fits-cpu --device cpu --threads 2 --jobs 1   # the committed paper results
 
 Values of -p are Python literals (ints, floats, True/False/true/false, None, lists, tuples, dicts, quoted
 strings; anything else is a string), checked against the type of the notebook's default.
@@ -98,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="run the profile's code paths with loops, seeds, steps and samples capped (never a "
                         "result; into OUT/_dry_run/)")
+    p.add_argument("--fits-cpu", action="store_true",
+                   help="with `all --profile paper`: only the figures whose paper profile fits the reference "
+                        "CPU (profiles.yaml paper_cpu), into results/paper unless --out: the committed set")
     p = add("sweep", "run a parameter grid on Dask distributed, one papermill task per cell")
     p.add_argument("figure")
     p.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."), required=True,
@@ -185,6 +190,12 @@ def _cmd_run(args) -> int:
     kw = dict(profile=args.profile, overrides=_pairs(args.param, "parameter", figures.parse_literal),
               device=args.device, out_dir=args.out, force=args.force, threads=args.threads,
               dry_run=args.dry_run)
+    if args.fits_cpu:
+        if args.figure != "all" or args.profile != "paper" or args.dry_run:
+            raise figures.ParameterError("--fits-cpu applies to `run all --profile paper` only "
+                                         "(without --dry-run)")
+        kw["out_dir"] = args.out or results_dir()
+        kw["figures"] = fits_cpu()
     if args.dry_run:
         print(f"gclib: dry run of the {args.profile} profile: its models, data, optimizers and measurements "
               "with loops, seeds, steps and samples capped (profiles.yaml dry_run) — not a result; written "

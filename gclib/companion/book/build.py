@@ -18,6 +18,7 @@ import yaml
 
 from gclib.companion.book import index
 from gclib.companion.book.pages import figure_page
+from gclib.companion.book.paper import discover_paper
 from gclib.companion.book.runs import (
     GENERATED,
     BookBuildError,
@@ -102,14 +103,14 @@ def toc_yaml(book_dir: Path, fids: list[str]) -> str:
 
 
 def generate_pages(
-    book_dir: Path, figures_dir: Path, *, profiles: dict | str | os.PathLike | None = None
+    book_dir: Path, figures_dir: Path, *, profiles: dict | str | os.PathLike | None = None, paper_dir=None
 ) -> list[Path]:
     """Write the generated part of the book into ``book_dir/_generated/`` from the runs in ``figures_dir``.
 
     Writes one page per figure with an executed notebook (``pages/<id>.ipynb``: the notebook with a
     reproduction-record cell after its first cell — claim, scorecard verdicts, parameters, provenance,
     downloads and the rerun command), copies of its PNG/SVG and notebook (``assets/<id>/``), ``scorecard.md``,
-    ``gallery.md``, the includes ``include/{at_a_glance,family_table,paper_times,cli_errors}.md`` and
+    ``gallery.md``, the includes ``include/{at_a_glance,family_table,paper_times,paper_results,cli_errors}.md`` and
     ``_toc.yml`` (the template ``book_dir/_toc.yml`` plus the figure pages that exist). Files whose
     content is unchanged are not touched; files of figures that no longer exist are removed.
 
@@ -117,6 +118,9 @@ def generate_pages(
         book_dir: the book source (holding ``_config.yml`` and the ``_toc.yml`` template).
         figures_dir: the runner's output directory (``DIR`` of ``gclib run FIGURE --out DIR``).
         profiles: ``notebooks/profiles.yaml`` content, or its path; default :func:`load_profiles`.
+        paper_dir: the committed paper-profile results (default ``results/paper``): shown on each figure
+            page, the scorecard page and the landing table beside the book's profile, their files copied
+            to ``assets/<id>/paper/``.
     Returns:
         The paths of every generated file, changed or not.
     """
@@ -127,6 +131,11 @@ def generate_pages(
     runs = discover_figures(figures_dir)
     order = figure_order(prof, runs)
     w = Writer(book_dir / GENERATED)
+    paper = discover_paper(paper_dir)
+    for fid, result in paper.items():
+        for src in [*result.run.pngs, *result.run.svgs, *result.tables,
+                    *([result.run.notebook] if result.run.notebook else [])]:
+            w.copy(f"assets/{fid}/paper/{src.name}", src)
 
     thumbs: dict[str, str] = {}
     pages: list[str] = []
@@ -143,14 +152,15 @@ def generate_pages(
             thumbs[fid] = f"assets/{fid}/{thumb.name}"
         if run.notebook is not None:
             w.copy(f"assets/{fid}/{fid}.ipynb", run.notebook)
-            w.text(f"pages/{fid}.ipynb", figure_page(run, prof.get(fid, {}), names))
+            w.text(f"pages/{fid}.ipynb", figure_page(run, prof.get(fid, {}), names, paper.get(fid)))
             pages.append(fid)
 
-    w.text("scorecard.md", index.scorecard_page(order, runs, prof))
+    w.text("scorecard.md", index.scorecard_page(order, runs, prof, paper))
     w.text("gallery.md", index.gallery_page(order, runs, prof, thumbs))
-    w.text("include/at_a_glance.md", index.at_a_glance(order, runs, prof))
+    w.text("include/at_a_glance.md", index.at_a_glance(order, runs, prof, paper))
     w.text("include/family_table.md", index.family_table(order, runs, prof))
     w.text("include/paper_times.md", index.paper_times(order, runs, prof))
+    w.text("include/paper_results.md", index.paper_results_table(order, prof, paper))
     w.text("include/cli_errors.md", index.error_table_markdown())
     w.text("_toc.yml", toc_yaml(book_dir, pages))
     w.prune("pages", "assets", "include")

@@ -4,6 +4,7 @@ line's error table, and ``notebooks/README.md``. [ours]
 """
 from __future__ import annotations
 
+from gclib.companion.book.paper import claim_cell, paper_claims
 from gclib.companion.book.runs import (
     GENERATED,
     FigureRun,
@@ -29,7 +30,7 @@ from gclib.companion.format import (
 )
 
 __all__ = ["scorecard_page", "at_a_glance", "family_table", "gallery_page", "paper_times", "notebooks_readme",
-           "error_table_markdown"]
+           "error_table_markdown", "paper_results_table"]
 
 
 def doc_link(fid: str, runs: dict[str, FigureRun], text: str | None = None) -> str:
@@ -38,14 +39,21 @@ def doc_link(fid: str, runs: dict[str, FigureRun], text: str | None = None) -> s
     return f"`{fid}` (not yet generated)"
 
 
-def scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
+def scorecard_page(order: list[str], runs: dict, profiles: dict, paper: dict | None = None) -> str:
+    """Every claim of the book's runs, with a column for the committed paper-profile result of the same
+    claim (``paper``: figure id → ``PaperResult``; stale ones are marked and never counted)."""
+    paper = paper or {}
     rows, claims = [], []
     for fid in order:
         run = runs.get(fid)
         if run is None:
             continue
+        theirs = {c.get("claim_id"): c for c in paper[fid].run.claims} if fid in paper else {}
+        stale = fid in paper and not paper[fid].current
         for c in run.claims:
             claims.append(c)
+            cid = c.get("claim_id")
+            at_paper = "stale" if stale and cid in theirs else claim_cell(theirs.get(cid))
             rows.append(
                 [
                     verdict(c),
@@ -56,9 +64,12 @@ def scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
                     fmt_ci(c.get("ci")),
                     fmt_threshold(c),
                     f"`{run.profile}`",
+                    at_paper,
                 ]
             )
     counts = tally(claims)
+    current = {f: p for f, p in paper.items() if p.current}
+    stale_ids = sorted(f for f, p in paper.items() if not p.current)
     out = [
         "# Reproduction scorecard",
         "",
@@ -78,10 +89,16 @@ def scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
         f"**{len(claims)} claims** from {sum(1 for f in order if f in runs and runs[f].claims)} figures — "
         f"{tally_text(counts, bold=True)}.",
         "",
+        f"**At the paper profile** (committed results in `results/paper/`, the last column): "
+        f"{len(paper_claims(current))} claims from {len(current)} figures — "
+        f"{tally_text(tally(paper_claims(current)), bold=True)}"
+        + (f"; stale, not counted: {', '.join(f'`{f}`' for f in stale_ids)}" if stale_ids else "")
+        + ". The other figures need a GPU (their pages say how long, and the command).",
+        "",
     ]
     if rows:
-        out.append(md_table(["✓/✗", "protocol", "claim", "figure", "statistic", "CI", "threshold", "profile"],
-                          rows, compact=True))
+        out.append(md_table(["✓/✗", "protocol", "claim", "figure", "statistic", "CI", "threshold", "profile",
+                             "paper profile"], rows, compact=True))
     else:
         out.append(
             "No scorecard has been generated yet: run `gclib run all --profile cpu`, then `make book`."
@@ -95,12 +112,19 @@ def scorecard_page(order: list[str], runs: dict, profiles: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def at_a_glance(order: list[str], runs: dict, profiles: dict) -> str:
+def at_a_glance(order: list[str], runs: dict, profiles: dict, paper: dict | None = None) -> str:
+    """Per paper: the figures with a scorecard and the claims ✓/✗ per protocol at the book's profile, then the
+    same at the paper profile from the committed results (stale ones never counted)."""
+    paper = paper or {}
     by_paper: dict[str, dict] = {}
     for fid in order:
         key = paper_of(fid, profiles.get(fid, {}))
-        row = by_paper.setdefault(key, {"figs": 0, "done": 0, "claims": [], "profiles": set()})
+        row = by_paper.setdefault(key, {"figs": 0, "done": 0, "claims": [], "profiles": set(), "pdone": 0,
+                                        "pclaims": []})
         row["figs"] += 1
+        if fid in paper and paper[fid].current:
+            row["pdone"] += 1
+            row["pclaims"] += paper[fid].run.claims
         run = runs.get(fid)
         if run is not None and run.claims:
             row["done"] += 1
@@ -111,22 +135,29 @@ def at_a_glance(order: list[str], runs: dict, profiles: dict) -> str:
         by_paper["**both papers**"] = {
             "figs": sum(v["figs"] for v in papers), "done": sum(v["done"] for v in papers),
             "claims": [c for v in papers for c in v["claims"]],
-            "profiles": set().union(*(v["profiles"] for v in papers)), "bold": True}
+            "profiles": set().union(*(v["profiles"] for v in papers)), "bold": True,
+            "pdone": sum(v["pdone"] for v in papers), "pclaims": [c for v in papers for c in v["pclaims"]]}
     rows = []
     for key, v in by_paper.items():
-        t, b = tally(v["claims"]), "**" if v.get("bold") else ""
+        t, pt, b = tally(v["claims"]), tally(v["pclaims"]), "**" if v.get("bold") else ""
         rows.append([key if v.get("bold") else md_cell(paper_name(key)), f"{b}{v['done']} of {v['figs']}{b}",
                      *(f"{b}{n}{b}" for n in (*t["v1"], *t["v2"])),
-                     ", ".join(f"`{p}`" for p in sorted(v["profiles"])) or "—"])
+                     ", ".join(f"`{p}`" for p in sorted(v["profiles"])) or "—",
+                     f"{b}{v['pdone']} of {v['figs']}{b}", *(f"{b}{n}{b}" for n in (*pt["v1"], *pt["v2"]))])
+    stale = sorted(f for f, p in paper.items() if not p.current)
     out = [
         md_table(["paper", "figures with a scorecard", "v1 claims ✓", "v1 claims ✗", "v2 claims ✓",
-                "v2 claims ✗", "profile"], rows)
+                "v2 claims ✗", "profile", "paper profile: figures", "v1 ✓", "v1 ✗", "v2 ✓", "v2 ✗"], rows)
         if rows
         else "No figure has been generated yet.",
         "",
         "Protocol v2 (fixed 2026-11-28) adds checks where v1's experiment sat where the mechanism cannot "
         f"act; v1 and v2 are counted apart. Every claim with its statistic, CI and threshold: "
         f"{{doc}}`/{GENERATED}/scorecard`.",
+        "",
+        "The paper-profile columns count the committed results in `results/paper/` (the figures whose paper "
+        "profile runs on the 2-core reference CPU; the others need a GPU)"
+        + (f"; stale results are not counted: {', '.join(f'`{f}`' for f in stale)}" if stale else "") + ".",
     ]
     return "\n".join(out) + "\n"
 
@@ -273,3 +304,26 @@ def paper_times(order: list[str], runs: dict, profiles: dict) -> str:
 def error_table_markdown() -> str:
     """The command line's error table (``gclib.companion.errors.ERROR_TABLE``), for the book's include."""
     return ERROR_TABLE.rstrip() + "\n"
+
+
+def paper_results_table(order: list[str], profiles: dict, paper: dict) -> str:
+    """Every figure at the paper profile: its committed result (where the CPU reaches it: device, date, wall
+    time, verdicts, current or stale) or what it needs (the GPU estimate and the rough CPU estimate)."""
+    rows = []
+    for fid in order:
+        entry, p = profiles.get(fid, {}), paper.get(fid)
+        gpu = seconds((entry.get("est_seconds") or {}).get("paper"))
+        if p is not None:
+            prov = p.status.provenance
+            state = "current" if p.current else ("**stale**" if p.status.stale else f"`{prov.get('status')}`")
+            rows.append([f"`{fid}`", f"committed ({state})", md_cell(prov.get("device") or "—"),
+                         (prov.get("start") or "—")[:10], seconds(prov.get("wall_seconds")),
+                         tally_text(tally(p.run.claims)) if p.current else "not counted", gpu])
+        else:
+            mins = (entry.get("paper_cpu") or {}).get("est_minutes")
+            cpu = f"≈ {seconds(60 * mins)} (rough)" if isinstance(mins, (int, float)) else "—"
+            rows.append([f"`{fid}`", "needs a GPU", "—", "—", cpu, "—", gpu])
+    if not rows:
+        return "No figure is listed in `notebooks/profiles.yaml` yet.\n"
+    return md_table(["figure", "paper-profile result", "device", "date", "wall time (CPU)", "verdicts",
+                     "est. on one GPU"], rows, compact=True) + "\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
+from gclib.companion.book.paper import paper_section
 from gclib.companion.book.runs import FigureRun, notebook_title, paper_name, paper_of
 from gclib.companion.format import (
     code_span,
@@ -101,14 +102,19 @@ def _rerun(run: FigureRun, profile: str, params: dict, asset_names: list[str]) -
             "", "Rerun it (then `make book` to refresh this page):", "", "```sh", *cmd, "```", ""]
 
 
-def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names: list[str]) -> str:
-    """The reproduction-record cell: header, verdicts, parameters, provenance, rerun — one section each."""
+def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names: list[str],
+                     paper=None) -> str:
+    """The reproduction-record cell: header, verdicts, the paper-scale result (or what it needs),
+    parameters, provenance, rerun — one section each."""
     prov = run.provenance or {}
     profile = prov.get("profile") or run.profile
     params = prov.get("parameters") or {}
-    sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run), _parameters(params),
-                _provenance(run, profile), _rerun(run, profile, params, asset_names))
-    return "\n".join(line for i, part in enumerate(sections) for line in (([""] if i > 1 else []) + part))
+    at_paper = [] if profile == "paper" else paper_section(run.id, entry, run, paper, profile,
+                                                           f"../assets/{run.id}/paper")
+    sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run), at_paper,
+                _parameters(params), _provenance(run, profile), _rerun(run, profile, params, asset_names))
+    return "\n".join(line for i, part in enumerate(sections) if part
+                     for line in (([""] if i > 1 else []) + part))
 
 
 def exact_command(fid: str, profile: str, params: dict) -> str:
@@ -150,7 +156,9 @@ def _clean_outputs(nb: dict) -> bool:
     return has_images
 
 
-def figure_page(run: FigureRun, entry: dict, asset_names: list[str]) -> str:
+def figure_page(run: FigureRun, entry: dict, asset_names: list[str], paper=None) -> str:
+    """The figure's page: its executed notebook with the reproduction record after the first cell;
+    ``paper``: its committed paper-scale result (``gclib.companion.book.paper.PaperResult``), if any."""
     nb = json.loads(run.notebook.read_text(encoding="utf-8"))
     nb = copy.deepcopy(nb)
     has_images = _clean_outputs(nb)
@@ -164,7 +172,7 @@ def figure_page(run: FigureRun, entry: dict, asset_names: list[str]) -> str:
         "cell_type": "markdown",
         "id": RECORD_ID,
         "metadata": {"tags": [RECORD_ID]},
-        "source": _record_markdown(run, entry, has_images, asset_names),
+        "source": _record_markdown(run, entry, has_images, asset_names, paper),
     }
     cells.insert(1, record)
     if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) < (4, 5):  # cell ids exist from nbformat 4.5

@@ -1,0 +1,163 @@
+"""The paper-scale results in the book: the committed runs of ``results/paper/`` (``gclib.companion.results``)
+beside the book's own profile — a section on each figure page, a column on the scorecard page and on the
+landing table. A stale result (the code that produced its table has changed since) is shown as stale with
+its date and commit, never as current, and is left out of every count. [ours]
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from gclib.companion.book.runs import FigureRun, discover_figures
+from gclib.companion.format import (
+    fmt_ci,
+    fmt_number,
+    md_cell,
+    md_table,
+    seconds,
+    tally,
+    tally_text,
+    verdict,
+    wall,
+)
+from gclib.companion.results import ResultStatus, committed_results, results_dir
+
+__all__ = ["PaperResult", "discover_paper", "paper_section", "claim_cell", "paper_claims", "TABLE_ROWS_SHOWN"]
+
+#: rows of a per-run table printed on the page (all of them are in the CSV download)
+TABLE_ROWS_SHOWN = 400
+DISCUSSION = "discussion.md"
+
+
+@dataclass
+class PaperResult:
+    """One committed paper-profile result: what the runner left, and its staleness."""
+
+    run: FigureRun
+    status: ResultStatus
+
+    @property
+    def current(self) -> bool:
+        return self.status.ok
+
+    @property
+    def tables(self) -> list[Path]:
+        return sorted(self.run.directory.glob("*.csv"))
+
+    @property
+    def discussion(self) -> str | None:
+        path = self.run.directory / DISCUSSION
+        return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def discover_paper(paper_dir=None) -> dict[str, PaperResult]:
+    """The committed results under ``paper_dir`` (default ``results/paper``) with their staleness."""
+    root = Path(paper_dir) if paper_dir is not None else results_dir()
+    runs, statuses = discover_figures(root), committed_results(root)
+    return {fid: PaperResult(run, statuses[fid]) for fid, run in runs.items() if fid in statuses}
+
+
+def paper_claims(paper: dict[str, PaperResult]) -> list[dict]:
+    """The claims of every current (not stale, successful) paper result."""
+    return [c for p in paper.values() if p.current for c in p.run.claims]
+
+
+def claim_cell(claim: dict | None) -> str:
+    """``✓ −0.95 [−1, −0.8]`` for one claim at one profile; ``—`` when the profile did not check it."""
+    if claim is None:
+        return "—"
+    ci = fmt_ci(claim.get("ci"))
+    return f"{verdict(claim)} {fmt_number(claim.get('statistic'))}" + ("" if ci == "—" else f" {ci}")
+
+
+def _stale_note(p: PaperResult) -> list[str]:
+    prov = p.status.provenance
+    when, sha = (prov.get("start") or "?")[:10], (prov.get("git_sha") or "?")[:12]
+    if p.status.stale:
+        return [":::{warning}",
+                f"**Stale.** This paper-profile result was made on {when} at commit `{sha}`; the "
+                "code that produced its table has changed since (its code hash differs from today's), so it "
+                "is not shown as current and is left out of every count. Regenerate it with "
+                "`make paper-results`.", ":::", ""]
+    if prov.get("status") != "success":
+        return [":::{warning}", f"This paper-profile run did not finish: status `{prov.get('status')}`.",
+                ":::", ""]
+    return []
+
+
+def _table_markdown(path: Path) -> str:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    if not rows:
+        return "(empty table)"
+    head, body = rows[0], rows[1:]
+
+    def cell(v):
+        try:
+            return fmt_number(float(v)) if v not in ("", "True", "False") else md_cell(v)
+        except ValueError:
+            return md_cell(v)
+
+    shown = [[cell(v) for v in r] for r in body[:TABLE_ROWS_SHOWN]]
+    more = f"\n\n{len(body) - TABLE_ROWS_SHOWN} more rows in the CSV." if len(body) > TABLE_ROWS_SHOWN else ""
+    return md_table([md_cell(h) for h in head], shown, compact=True) + more
+
+
+def paper_section(fid: str, entry: dict, main: FigureRun, paper: PaperResult | None, main_profile: str,
+                  asset_dir: str) -> list[str]:
+    """The "At paper scale" section of a figure page: the paper figure, its verdicts beside the book's
+    profile, device, date and wall time, the per-run table; or where none is committed, what it would
+    take (a GPU, with the estimate and the command)."""
+    out = ["### At paper scale", ""]
+    cpu = entry.get("paper_cpu") or {}
+    if paper is None:
+        gpu = (entry.get("est_seconds") or {}).get("paper")
+        est = f"estimated {seconds(gpu)} on one GPU (H100/H200)" if isinstance(gpu, (int, float)) else "a GPU"
+        mins = cpu.get("est_minutes")
+        on_cpu = (f"on the 2-core reference CPU it would take about {seconds(60 * mins)}"
+                  if isinstance(mins, (int, float)) else "it does not fit the reference CPU's 30 minutes")
+        why = f" ({md_cell(cpu['why'])})" if cpu.get("why") else ""
+        out += [f"**Needs a GPU**: {est}; {on_cpu}{why}. "
+                "No paper-profile result is committed. On a CUDA machine:", "", "```sh",
+                f"gclib run {fid} --profile paper --device cuda", "```", ""]
+        return out
+    prov = paper.status.provenance
+    out += _stale_note(paper)
+    label = "stale, not counted" if not paper.current else "current"
+    out += [f"Committed result in `results/paper/{fid}/` ({label}): the paper profile, run on "
+            f"{md_cell(prov.get('device') or '?')} at {prov.get('threads')} intra-op threads, "
+            f"{(prov.get('start') or '?')[:10]}, wall time {wall(prov.get('wall_seconds'))}, commit "
+            f"`{(prov.get('git_sha') or '?')[:12]}`, code hash `{(prov.get('code_hash') or '?')[:12]}`. "
+            f"Regenerate with `make paper-results`.", ""]
+    if paper.current and paper.run.claims:
+        out += [f"**Scorecard** (paper profile): {tally_text(tally(paper.run.claims))}.", ""]
+    for png in paper.run.pngs:
+        out += [f"```{{figure}} {asset_dir}/{png.name}", f":alt: {fid} at the paper profile", "",
+                f"{fid} at the paper profile ({md_cell(prov.get('device') or '?')}).", "```", ""]
+    mine = {c.get("claim_id"): c for c in main.claims}
+    theirs = {c.get("claim_id"): c for c in paper.run.claims}
+    ids = list(dict.fromkeys([*mine, *theirs]))
+    if ids:
+        rows = [[f"`{cid}`", claim_cell(mine.get(cid)), claim_cell(theirs.get(cid))] for cid in ids]
+        differ = [cid for cid in ids if cid in mine and cid in theirs
+                  and verdict(mine[cid]) != verdict(theirs[cid])]
+        head = "paper profile" + ("" if paper.current else " (stale)")
+        out += [md_table(["claim", f"{main_profile} profile", head], rows, compact=True), ""]
+        if differ:
+            out += ["Verdicts that differ between the two scales: " + ", ".join(f"`{c}`" for c in differ)
+                    + ".", ""]
+    if paper.discussion:
+        out += [paper.discussion, ""]
+    params = prov.get("parameters") or {}
+    if params:
+        out += [":::{dropdown} Parameters of the paper run",
+                md_table(["parameter", "value"], [[f"`{k}`", f"`{v!r}`"] for k, v in params.items()]), ":::",
+                ""]
+    for table in paper.tables:
+        out += [f":::{{dropdown}} Per-run table `{table.name}` (every seed and grid value)",
+                _table_markdown(table), ":::", ""]
+    downloads = [f"{{download}}`executed notebook <{asset_dir}/{fid}.ipynb>`"]
+    downloads += [f"{{download}}`{p.name} <{asset_dir}/{p.name}>`" for p in paper.tables + paper.run.svgs]
+    out += ["Downloads: " + ", ".join(downloads) + ".", ""]
+    return out

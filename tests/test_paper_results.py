@@ -1,0 +1,143 @@
+"""The committed paper-scale results (results/paper/): the committed set is exactly the figures whose paper
+profile fits the CPU, each is a successful paper-profile run with its provenance, per-run table, figure and
+scorecard, none is stale (the code that produced its table is today's code), and the cheapest one
+reproduces when rerun."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gclib.companion import results
+from gclib.companion.cli import main
+from gclib.companion.runner import run_figure
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = results.committed_results()
+PROVENANCE_KEYS = {"figure", "profile", "parameters", "git_sha", "versions", "device", "threads", "start",
+                   "end", "wall_seconds", "cache_key", "code_hash", "status"}
+
+
+def test_the_committed_set_is_every_figure_that_fits_the_cpu():
+    fits = results.fits_cpu()
+    assert len(fits) >= 7, fits
+    assert sorted(COMMITTED) == sorted(fits), "run `make paper-results` (or mark the figure in profiles.yaml)"
+
+
+@pytest.mark.parametrize("figure", sorted(COMMITTED))
+def test_committed_result_is_current(figure):
+    """A result whose code hash differs from today's is stale: regenerate it (`make paper-results`)."""
+    status = COMMITTED[figure]
+    assert not status.stale, status.describe()
+    assert status.provenance["status"] == "success" and status.provenance["profile"] == "paper"
+    assert status.ok
+
+
+@pytest.mark.parametrize("figure", sorted(COMMITTED))
+def test_committed_result_carries_its_provenance_table_and_figure(figure):
+    d = COMMITTED[figure].directory
+    prov = json.loads((d / f"{figure}.provenance.json").read_text())
+    assert PROVENANCE_KEYS <= set(prov), PROVENANCE_KEYS - set(prov)
+    assert prov["versions"]["torch"] and prov["versions"]["gclib"] and prov["threads"] >= 1
+    assert prov["dry_run"] is False and prov["parameters"]["profile"] == "paper"
+    card = json.loads((d / f"{figure}.scorecard.json").read_text())
+    assert card["profile"] == "paper" and card["claims"]
+    assert list(d.glob("*.png")) and list(d.glob("*.svg")), "the figure, PNG and SVG"
+    assert list(d.glob("*.csv")), "the raw per-run table"
+    nb = d / f"{figure}.ipynb"
+    assert nb.stat().st_size <= 2 * 2**20, f"{nb.name} is {nb.stat().st_size / 2**20:.1f} MiB (limit 2)"
+    assert not [p for p in d.rglob("*") if p.suffix in (".pkl", ".pickle", ".pt")], "no training pickles"
+    tracked = {p.name for p in d.iterdir() if not p.name.startswith(".")}
+    assert tracked <= {f"{figure}.ipynb", f"{figure}.provenance.json", f"{figure}.scorecard.json",
+                       "discussion.md"} | {p.name for p in d.glob(f"{figure}*.png")} \
+        | {p.name for p in d.glob(f"{figure}*.svg")} | {p.name for p in d.glob("*.csv")}, tracked
+
+
+def _copy_result(tmp_path, figure="gr_hypersphere") -> Path:
+    src = results.results_dir() / figure
+    dst = tmp_path / figure
+    shutil.copytree(src, dst)
+    return tmp_path
+
+
+def test_a_changed_code_hash_marks_the_result_stale_with_its_date_and_commit(tmp_path):
+    root = _copy_result(tmp_path)
+    prov_path = root / "gr_hypersphere" / "gr_hypersphere.provenance.json"
+    prov = json.loads(prov_path.read_text())
+    assert not results.committed_results(root)["gr_hypersphere"].stale
+    prov["code_hash"] = "0" * 64
+    prov_path.write_text(json.dumps(prov))
+    status = results.committed_results(root)["gr_hypersphere"]
+    assert status.stale and not status.ok
+    text = status.describe()
+    assert "STALE" in text and prov["start"][:10] in text and prov["git_sha"][:12] in text
+
+
+def _notebook_with(tmp_path, edit) -> Path:
+    nb = json.loads((REPO / "notebooks" / "gc_init_depth.ipynb").read_text())
+    edit(nb["cells"])
+    path = tmp_path / "gc_init_depth.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+@pytest.mark.parametrize("what, changes", [
+    ("markdown", False), ("verdict", False), ("check", False), ("compute", True), ("parameters", True)])
+def test_the_code_hash_covers_the_code_that_produced_the_table_only(tmp_path, what, changes):
+    def edit(cells):
+        def tagged(c, tag):
+            return tag in c.get("metadata", {}).get("tags", [])
+
+        if what == "markdown":
+            cell = next(c for c in cells if c["cell_type"] == "markdown")
+        elif what in ("verdict", "check", "parameters"):
+            cell = next(c for c in cells if tagged(c, what))
+        else:
+            cell = next(c for c in cells if c["cell_type"] == "code" and "save_table" in "".join(c["source"]))
+        cell["source"] = "".join(cell["source"]) + "\n# an edit\n"
+
+    base = results.notebook_code_hash(REPO / "notebooks" / "gc_init_depth.ipynb")
+    assert (results.notebook_code_hash(_notebook_with(tmp_path, edit)) != base) is changes
+
+
+def test_fits_cpu_is_refused_outside_run_all_at_the_paper_profile(capsys):
+    assert main(["run", "gr_hypersphere", "--profile", "paper", "--fits-cpu"]) == 2
+    assert main(["run", "all", "--profile", "cpu", "--fits-cpu"]) == 2
+    assert main(["run", "all", "--profile", "paper", "--fits-cpu", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all("--fits-cpu applies to `run all --profile paper` only" in line for line in err), err
+
+
+@pytest.mark.notebooks
+def test_paper_results_rerun_from_the_cache(capsys):
+    """`make paper-results` on an up-to-date tree recomputes nothing: every committed figure is a cache
+    hit (the same parameters, threads and code), so the committed set is what the command regenerates."""
+    assert main(["run", "all", "--profile", "paper", "--fits-cpu", "--device", "cpu", "--threads", "2",
+                 "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    for figure in COMMITTED:
+        assert f"{figure}: cached" in out, out
+    assert f"{len(COMMITTED)}/{len(COMMITTED)} figures ok" in out
+
+
+@pytest.mark.notebooks
+def test_the_cheapest_committed_figure_reproduces(tmp_path):
+    """gr_hypersphere rerun at the paper profile (the committed thread count, on the CPU) gives the
+    committed scorecard and tables: its numbers are closed forms and a seeded NumPy Monte Carlo, so they
+    agree exactly (a relative 1e-12 is allowed for summation order on another BLAS)."""
+    committed = results.results_dir() / "gr_hypersphere"
+    prov = json.loads((committed / "gr_hypersphere.provenance.json").read_text())
+    res = run_figure("gr_hypersphere", profile="paper", device="cpu", threads=prov["threads"],
+                     out_dir=tmp_path)
+    assert res.status == "ran", res.error
+    new = json.loads(res.scorecard.read_text())
+    old = json.loads((committed / "gr_hypersphere.scorecard.json").read_text())
+    assert [c["claim_id"] for c in new["claims"]] == [c["claim_id"] for c in old["claims"]]
+    for a, b in zip(new["claims"], old["claims"]):
+        assert a["verdict"] == b["verdict"], a["claim_id"]
+        assert a["statistic"] == pytest.approx(b["statistic"], rel=1e-12, abs=1e-15), a["claim_id"]
+    for table in committed.glob("*.csv"):
+        assert (res.directory / table.name).read_text() == table.read_text(), table.name
+    assert json.loads(res.provenance.read_text())["code_hash"] == prov["code_hash"]
