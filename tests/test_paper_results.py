@@ -141,3 +141,46 @@ def test_the_cheapest_committed_figure_reproduces(tmp_path):
     for table in committed.glob("*.csv"):
         assert (res.directory / table.name).read_text() == table.read_text(), table.name
     assert json.loads(res.provenance.read_text())["code_hash"] == prov["code_hash"]
+
+
+# ---------------------------------------------------------------- verdicts recomputed from the tables
+def _edit_cell(nb_path: Path, tag: str | None, text: str) -> None:
+    nb = json.loads(nb_path.read_text())
+    if tag is None:
+        cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "save_table" in "".join(c["source"]))
+    else:
+        cell = next(c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", []))
+    cell["source"] = "".join(cell["source"]) + text
+    nb_path.write_text(json.dumps(nb))
+
+
+@pytest.mark.notebooks
+def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp_path):
+    """An edit that cannot change a table (a verdict cell, the statistics) recomputes only the verdicts,
+    from the tables the run saved; an edit of the code that makes the tables reruns the figure."""
+    nbs = tmp_path / "notebooks"
+    shutil.copytree(REPO / "notebooks", nbs, ignore=shutil.ignore_patterns("figures", ".*"))
+    out = tmp_path / "out"
+    first = run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs)
+    assert first.status == "ran", first.error
+    card = json.loads(first.scorecard.read_text())
+    _edit_cell(nbs / "gr_hypersphere.ipynb", "verdict", "\nprint('verdicts rejudged')\n")
+    judged = run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs)
+    assert judged.status == "rejudged"
+    assert json.loads(judged.scorecard.read_text()) == card
+    prov = json.loads(judged.provenance.read_text())
+    assert prov["rejudged"]["at"] and prov["cache_key"] == judged.cache_key != first.cache_key
+    assert prov["wall_seconds"] == json.loads(first.provenance.read_text())["wall_seconds"]
+    text = judged.notebook.read_text()
+    assert "verdicts rejudged" in text and "print('verdicts rejudged')" in text
+    assert run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs).status == "cached"
+    _edit_cell(nbs / "gr_hypersphere.ipynb", None, "\n# the table's code changed\n")
+    assert run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs).status == "ran"
+
+
+def test_only_notebooks_whose_verdicts_read_their_tables_are_rejudged():
+    from gclib.companion.runner import verdicts_from_tables
+
+    marked = {p.stem for p in (REPO / "notebooks").glob("*.ipynb") if verdicts_from_tables(p)}
+    assert set(results.fits_cpu()) <= marked  # every committed figure can be rejudged
+    assert "gc_l2" not in marked  # its verdict cells use the kernel's training runs: a change reruns it

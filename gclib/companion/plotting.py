@@ -10,8 +10,8 @@ from pathlib import Path
 
 import matplotlib as mpl
 
-__all__ = ["set_style", "savefig", "save_table", "output_dir", "PALETTE", "plot_sweep", "plot_bound",
-           "level_colors", "level_label"]
+__all__ = ["set_style", "savefig", "save_table", "load_table", "output_dir", "PALETTE", "plot_sweep",
+           "plot_bound", "level_colors", "level_label"]
 
 #: Colour-blind-safe palette (seaborn "colorblind"), used in a fixed order by every figure.
 PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
@@ -95,17 +95,33 @@ def savefig(fig, name: str, *, out_dir: str | os.PathLike | None = None, formats
     return written
 
 
-def save_table(table, name: str, *, out_dir: str | os.PathLike | None = None):
-    """Write a tidy results table (a pandas DataFrame) as ``<out>/<name>.csv`` (6 significant digits,
-    no index), atomically (a temporary file, then ``os.replace``), beside the figure; returns the path.
-    ``tools/calibrate_v2.py`` reads these tables back as calibration records."""
+def _table_path(name: str, out_dir) -> Path:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"name must be a non-empty file stem of letters, digits, '-' or '_', got {name!r}")
-    path = output_dir(out_dir) / f"{name}.csv"
+    return output_dir(out_dir) / f"{name}.csv"
+
+
+def save_table(table, name: str, *, out_dir: str | os.PathLike | None = None):
+    """Write a tidy results table (a pandas DataFrame) as ``<out>/<name>.csv`` (10 significant digits,
+    no index), atomically (a temporary file, then ``os.replace``), beside the figure; returns the path.
+    It is the figure's raw per-run table: a notebook's verdict cells read it back with :func:`load_table`,
+    so a verdict can be recomputed from it alone (``gclib.companion.runner``: rejudging a result).
+    ``tools/calibrate_v2.py`` reads these tables back as calibration records."""
+    path = _table_path(name, out_dir)
     tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False, float_format="%.6g")
+    table.to_csv(tmp, index=False, float_format="%.10g")
     os.replace(tmp, path)
     return path
+
+
+def load_table(name: str, *, out_dir: str | os.PathLike | None = None):
+    """The table :func:`save_table` wrote as ``<out>/<name>.csv`` (a pandas DataFrame)."""
+    import pandas as pd  # noqa: PLC0415
+
+    path = _table_path(name, out_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"no table {path.name} in {path.parent} (save_table writes it)")
+    return pd.read_csv(path)
 
 
 # ---------------------------------------------------------------- shared figure-notebook helpers [ours]

@@ -65,6 +65,20 @@ class DominanceSweep:
     modes: list
     boot: np.ndarray
 
+    def boot_frame(self) -> pd.DataFrame:
+        """The bootstrap replicates of D as a table: one row per condition (the table's order), one column
+        ``b<i>`` per replicate — saved beside the per-condition table so the verdicts can be recomputed
+        from the two tables alone (:meth:`from_tables`)."""
+        return pd.DataFrame(self.boot, columns=[f"b{i}" for i in range(self.boot.shape[1])])
+
+    @classmethod
+    def from_tables(cls, table: pd.DataFrame, boot: pd.DataFrame) -> "DominanceSweep":
+        """A sweep rebuilt from its saved ``table`` and :meth:`boot_frame` (no histograms or modes): enough
+        for :func:`rank_correlation_ci`, :func:`rank_summary`, :func:`contrast_ci` and :meth:`mean_by`."""
+        if len(table) != len(boot):
+            raise ValueError(f"table has {len(table)} conditions but boot has {len(boot)} rows")
+        return cls(table.reset_index(drop=True), [], None, [], boot.to_numpy(dtype=float))
+
     def rows(self, **labels) -> np.ndarray:
         """Indices of the conditions whose labels equal all of ``labels``."""
         mask = np.ones(len(self.table), dtype=bool)
