@@ -12,10 +12,11 @@ ERROR_TABLE = """\
 | Unknown profile | `run gc_l2 --profile big` | 2 | `argument --profile: invalid choice: 'big' …` |
 | Unknown parameter | `run gc_l2 -p stepz 10` | 2 | `unknown parameter 'stepz' for gc_l2; valid: …` |
 | Wrong type | `run gc_l2 -p steps ten` | 2 | `parameter 'steps' of gc_l2 expects int (default …), got …` |
+| Value out of range | `run gc_l2 -p n_train 0`, `-p l2 "[0, 0.01, 0.01]"`, `-p dataset cifar10`, a sweep value | 2 | `parameter 'n_train' of gc_l2 must be an integer >= 1, got 0` (ranges: profiles.yaml, `gclib params`) |
 | Unwritable `--out` | `run gc_l2 --out /proc/x` | 2 | `cannot write to output directory '/proc/x/gc_l2': …` |
 | No CUDA | `run gc_l2 --device cuda` | 2 | `device 'cuda' requested but torch.cuda.is_available() is False` |
 | A cell raises | a bug, or a bad value | 1 | `gc_l2 failed: cell 7 (In [5]) raised ValueError: …` |
-| A sweep cell fails | `sweep gc_l2 -g steps 0,10` | 1 | the table (status `failed`), a line per failed cell |
+| A sweep cell fails | `sweep gc_l2 -g n_train 600,99999` (more than the dataset holds) | 1 | the table (status `failed`), a line per failed cell |
 | Bad `--jobs` / `--threads` | `run all --jobs 0` | 2 | `jobs must be an integer >= 1, got 0` |
 | `--jobs` with one figure | `run gc_l2 --jobs 2` | 2 | ``--jobs applies to `run all` only (one figure is one kernel)`` |
 | Same figure and `--out` already running | a second `run gc_l2` | 0 | `gc_l2 is being run into … by another gclib process (pid …); waiting for it to finish`, then the cached result |

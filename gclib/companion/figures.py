@@ -1,7 +1,8 @@
 """The figures: one notebook ``<notebooks>/<id>.ipynb`` whose ``parameters`` cell holds literals (the smoke
 profile) plus one entry in ``<notebooks>/profiles.yaml`` (paper, family, claim, time estimates and the
 ``cpu`` / ``paper`` overrides); their parameters, and the resolution cell defaults → profile → overrides →
-device, with every bad input refused as a :class:`ParameterError` before any kernel starts. [ours]
+device, with every bad input (a name, a type, a value outside the figure's ``ranges:``) refused as a
+:class:`ParameterError` before any kernel starts. [ours]
 
 Locations: repository root = ``GCLIB_ROOT`` or the parent of the package; notebooks = the ``notebooks_dir``
 argument, ``GCLIB_NOTEBOOKS_DIR`` or ``<root>/notebooks``.
@@ -52,6 +53,7 @@ class Figure:
     est_seconds: dict = field(default_factory=dict)
     profiles: dict = field(default_factory=dict)
     dry_run: dict = field(default_factory=dict)
+    ranges: dict = field(default_factory=dict)  # name → range spec (gclib.companion.params)
 
 
 # ---------------------------------------------------------------- locations, figures, parameters
@@ -93,7 +95,8 @@ def list_figures(notebooks_dir: str | os.PathLike | None = None) -> list[Figure]
         e = entries.get(nb.stem, {})
         text = {k: str(e.get(k, "")) for k in ("paper", "family", "title", "claim")}
         figures.append(Figure(nb.stem, nb, **text, est_seconds=dict(e.get("est_seconds") or {}),
-                              profiles=dict(e.get("profiles") or {}), dry_run=dict(e.get("dry_run") or {})))
+                              profiles=dict(e.get("profiles") or {}), dry_run=dict(e.get("dry_run") or {}),
+                              ranges=dict(e.get("ranges") or {})))
     return figures
 
 
@@ -208,14 +211,20 @@ def _check_device(value) -> None:
 
         if not torch.cuda.is_available():
             raise ParameterError(f"device {value!r} requested but torch.cuda.is_available() is False")
+        index, count = int(value.partition(":")[2] or 0), torch.cuda.device_count()
+        if index >= count:
+            raise ParameterError(f"device {value!r} requested but only {count} CUDA device(s) are visible")
 
 
 def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | None = None,
-                       device: str | None = None, *, notebooks_dir=None, dry_run: bool = False) -> dict:
+                       device: str | None = None, *, notebooks_dir=None, dry_run: bool = False,
+                       check_ranges: bool = True) -> dict:
     """Notebook defaults, then the profile's overrides from profiles.yaml, then ``overrides``, then (with
     ``dry_run``) the figure's ``dry_run`` caps from profiles.yaml, then ``device``; every name and type
-    checked; ``profile`` set to the profile's name (``DRY_RUN_PROFILE`` for a dry run, so the notebook's
-    scorecard says so). Raises :class:`ParameterError`.
+    checked, then every value against the figure's ``ranges:`` (:func:`gclib.companion.params.check_ranges`);
+    ``profile`` set to the profile's name (``DRY_RUN_PROFILE`` for a dry run, so the notebook's scorecard
+    says so); ``check_ranges=False`` skips the ranges (to show values, as ``gclib params`` does). Raises
+    :class:`ParameterError`.
 
     A dry run executes the notebook with the profile's models, data, optimizers and measurement code, with
     its loops, seeds, steps and sample counts capped: it proves the code paths (e.g. the paper profile's
@@ -249,4 +258,8 @@ def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | No
         params["profile"] = DRY_RUN_PROFILE
     if "device" in params:
         _check_device(params["device"])
-    return params
+    if not check_ranges:
+        return params
+    from gclib.companion import params as checks  # it imports this module
+
+    return checks.check_ranges(figure, params, ranges=fig.ranges)

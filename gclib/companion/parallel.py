@@ -120,7 +120,7 @@ def _sweep_task(job: Job, force: bool = False) -> RunResult:
 
 def _row(cell: dict, job: Job, result: RunResult | None, status: str, error: str | None = None) -> dict:
     row = {k: v if v is None or isinstance(v, (int, float, str, bool)) else repr(v) for k, v in cell.items()}
-    card = read_json(run_paths(job)[2]) if status in ("ran", "cached") else None
+    card = read_json(run_paths(job)[2]) if status in ("ran", "cached", "rejudged") else None
     for claim in (card or {}).get("claims", []):
         row[f"{claim['claim_id']}.statistic"] = claim.get("statistic")
         row[f"{claim['claim_id']}.verdict"] = claim.get("verdict")
@@ -139,7 +139,9 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
     :func:`run_all`), with ``retries=2`` for crashed tasks; cells with a successful run of the same cache
     key are not recomputed (no cluster starts when all are). Returns a DataFrame, one row per cell in grid
     order (grid values, each claim's statistic and verdict, status, wall seconds, error, cell, provenance
-    path), also written to ``results.csv`` (and ``results.parquet`` with pyarrow)."""
+    path), also written to ``results.csv`` (and ``results.parquet`` with pyarrow). Every cell's resolved
+    parameters are checked (names, types, ranges) and a grid repeating a value is refused, all before the
+    output directory is created or a cell runs."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -147,6 +149,10 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
     if not isinstance(grid, dict) or not grid or \
             not all(isinstance(v, (list, tuple)) and len(v) for v in grid.values()):
         raise ParameterError("grid must map each parameter name to a non-empty list of values")
+    for name, values in grid.items():
+        repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
+        if repeated is not None or values.count(None) > 1:
+            raise ParameterError(f"grid parameter {name!r} of {figure} repeats the value {repeated!r}")
     if set(grid) & set(fixed):
         raise ParameterError(f"parameters both swept and fixed: {', '.join(sorted(set(grid) & set(fixed)))}")
     if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:

