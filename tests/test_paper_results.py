@@ -147,7 +147,8 @@ def test_the_cheapest_committed_figure_reproduces(tmp_path):
 def _edit_cell(nb_path: Path, tag: str | None, text: str) -> None:
     nb = json.loads(nb_path.read_text())
     if tag is None:
-        cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "save_table" in "".join(c["source"]))
+        cell = next(c for c in nb["cells"]
+                    if c["cell_type"] == "code" and "save_table" in "".join(c["source"]))
     else:
         cell = next(c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", []))
     cell["source"] = "".join(cell["source"]) + text
