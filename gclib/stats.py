@@ -1,7 +1,9 @@
 """Statistics behind the verdicts, in one place: percentile bootstrap CIs (``scipy.stats.bootstrap`` where
 the statistic is a vectorised numpy reduction), Spearman correlations (``scipy.stats.spearmanr``) with
 bootstrap CIs over seeds or groups, sweep trends, curve peaks (``scipy.signal.find_peaks``) and protocol
-v2's seed-mean statistics. [ours: the choice of statistics is fixed in shared/papers before running]
+v2's seed-mean statistics, and the statistics beside the verdicts (fixed 2026-12-03: Page's trend test,
+per-seed ρ, the interval or range over seeds, Holm's adjustment), which change no verdict. [ours: the choice
+of statistics is fixed in shared/papers before running]
 
 Spearman ρ is rounded to 12 decimals: with n distinct ranks it is a rational number (e.g. a multiple of 0.2
 for n = 4), and floating-point noise must not decide a check "ρ ≥ 0.8" against an exact 0.8.
@@ -13,10 +15,11 @@ import warnings
 
 import numpy as np
 
-from gclib.validate import check_positive_int, check_real
+from gclib.validate import check_choice, check_positive_int, check_real
 
 __all__ = ["spearman", "spearman_columns", "percentile_ci", "bootstrap_ci", "spearman_ci", "trend_summary",
-           "peak_index", "peak_prominence", "seed_mean_spearman", "seed_mean_spread"]
+           "peak_index", "peak_prominence", "seed_mean_spearman", "seed_mean_spread", "page_trend",
+           "min_page_p", "per_block_spearman", "seed_interval", "holm", "trend_strength"]
 
 _DIGITS = 12
 
@@ -257,3 +260,219 @@ def seed_mean_spread(table, hp: str, value: str = "gc", *, seed: str = "seed", n
     means = _nanmean(mat)
     return {"spread": est, "spread_ci": ci, "levels": levels, "means": means,
             "n_levels": int(np.isfinite(means).sum())}
+
+
+# ---------------------------------------------------------------- strength beside the verdicts (2026-12-03)
+# Spec: shared/papers/README.md, "Statistics beside the verdicts" (fixed 2026-12-03, before any run that
+# reports them). These numbers describe how strong a verdict is and change none.
+_SPEC = "spec fixed 2026-12-03 in shared/papers/README.md"
+_DIRECTIONS = ("increasing", "decreasing")
+
+
+def _py(x):
+    """A numpy scalar as the Python scalar it holds (block ids and grid values go into JSON)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _check_table(table, columns: dict) -> None:
+    if not hasattr(table, "columns") or not hasattr(table, "groupby"):
+        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    for arg, col in columns.items():
+        if col is not None and col not in table.columns:
+            raise ValueError(f"{arg}={col!r} is not a column of table (columns: {list(table.columns)})")
+
+
+def _is_bool_column(column) -> bool:
+    """True for a pandas column of booleans (numpy bool, or pandas' nullable "boolean" without NA)."""
+    import pandas as pd
+
+    return pd.api.types.is_bool_dtype(column.dtype) and not column.isna().any()
+
+
+def min_page_p(n: int, k: int) -> float:
+    """The smallest p-value Page's exact test can give with ``n`` blocks and ``k`` treatments:
+    (1/k!)^n, the null probability that every block ranks the k treatments in the claimed order
+    (each of the k! rankings of a block equally likely, blocks independent). E.g. 3 seeds × 4 grid values:
+    (1/24)³ ≈ 7.2e-5. [Page 1963; spec fixed 2026-12-03 in shared/papers/README.md]
+
+    ``n``: int ≥ 0 (blocks; n = 0 gives 1), ``k``: int ≥ 1 (treatments). Returns a float; 0.0 where
+    (k!)^n exceeds the float range (n · log10 k! > ~308, far beyond any grid here).
+    """
+    check_positive_int("n", n, allow_zero=True)
+    check_positive_int("k", k)
+    return 1 / math.factorial(k) ** n
+
+
+def page_trend(table, *, block: str, treatment: str, value: str, order, direction: str,
+               valid: str | None = None) -> dict:
+    """Page's L test for an ordered alternative, one-sided in the claimed direction, seeds as blocks and
+    grid values as treatments [Page 1963; spec fixed 2026-12-03 in shared/papers/README.md].
+
+    Each block's values are ranked within the block (1 = smallest); with R_j the rank sum of the j-th
+    treatment in the claimed order, L = Σ_j j · R_j, large when the values rise along the claimed order
+    (``scipy.stats.page_trend_test``, whose default ``predicted_ranks`` [1, …, k] means "columns in order of
+    increasing predicted value"). For ``direction="decreasing"`` the columns are reversed, so the test asks
+    whether the values *fall* along ``order``. p = P(L ≥ L_obs | no trend): ``method="exact"`` (Odeh 1977's
+    recursion over all (k!)^n rankings) where scipy's "auto" would choose it — k ≤ 8, n ≤ 20 and not
+    (n > 12 and k > 3), Page's own table range — else scipy's default (the normal approximation). Ties get
+    mid-ranks; scipy's exact p then truncates L to an integer, which is conservative.
+
+    Missing cells (spec): a block with a NaN or infinite value, a missing (block, treatment) cell, or a row
+    whose ``valid`` column is False (a protocol-v2 run that diverged, stalled or did not reach its target)
+    is left out whole.
+
+    Args:
+        table: tidy pandas DataFrame, one row per block × treatment (a repeated pair is an error).
+        block, treatment, value: its column names (e.g. "seed", "l2", "gc").
+        order: the grid values in the claimed order (every treatment value of ``table`` must be in it);
+            k = len(order).
+        direction: "increasing" or "decreasing" (the claimed direction of ``value`` along ``order``).
+        valid: optional name of a boolean column; False leaves the block out.
+
+    Returns a dict: ``L`` (float), ``p`` (float), ``method`` ("exact" or "asymptotic"), ``n`` (blocks used),
+    ``k``, ``p_min`` = (1/k!)^n (:func:`min_page_p`), ``blocks_left_out`` (count), ``blocks_left_out_ids``
+    (list of block ids), ``direction``, ``reason`` (None). With k < 3 or fewer than 2 blocks left scipy's
+    test does not apply: ``L``, ``p`` and ``method`` are None and ``reason`` is "k < 3" or "n < 2" (shown as
+    "n/a (n < 2)").
+    """
+    from scipy.stats import page_trend_test
+
+    _check_table(table, {"block": block, "treatment": treatment, "value": value, "valid": valid})
+    check_choice("direction", direction, _DIRECTIONS)
+    if isinstance(order, (str, bytes)) or not hasattr(order, "__len__") or len(order) == 0:
+        raise ValueError(f"order must be a non-empty sequence of grid values, got {order!r}")
+    order = [_py(v) for v in order]
+    if len(set(order)) != len(order):
+        raise ValueError(f"order has repeated grid values: {order!r}")
+    unknown = sorted(set(table[treatment].map(_py)) - set(order), key=str)
+    if unknown:
+        raise ValueError(f"order is missing the {treatment!r} values {unknown!r} found in table")
+    if table.duplicated(subset=[block, treatment]).any():
+        raise ValueError(f"table has more than one row for some ({block!r}, {treatment!r}) pair")
+    if valid is not None and not _is_bool_column(table[valid]):
+        raise ValueError(f"valid={valid!r} must name a boolean column, got dtype {table[valid].dtype}")
+
+    k = len(order)
+    wide = table.pivot(index=block, columns=treatment, values=value).reindex(columns=order)  # blocks sorted
+    blocks = [_py(b) for b in wide.index]
+    mat = wide.to_numpy(dtype=float)  # a missing cell is NaN
+    keep = np.isfinite(mat).all(axis=1)
+    if valid is not None:
+        bad = set(table.loc[~table[valid].astype(bool), block].map(_py))
+        keep &= np.array([b not in bad for b in blocks], dtype=bool)
+    left = [b for b, ok in zip(blocks, keep) if not ok]
+    n = int(keep.sum())
+    out = {"L": None, "p": None, "method": None, "n": n, "k": k, "p_min": min_page_p(n, k),
+           "blocks_left_out": len(left), "blocks_left_out_ids": left, "direction": direction, "reason": None}
+    if k < 3:
+        return {**out, "reason": "k < 3"}
+    if n < 2:
+        return {**out, "reason": "n < 2"}
+    data = mat[keep][:, ::-1] if direction == "decreasing" else mat[keep]
+    exact = k <= 8 and n <= 20 and not (n > 12 and k > 3)  # scipy's "auto" rule (Page 1963's tables)
+    res = page_trend_test(data, method="exact") if exact else page_trend_test(data)
+    return {**out, "L": float(res.statistic), "p": min(float(res.pvalue), 1.0), "method": str(res.method)}
+
+
+def per_block_spearman(table, *, block: str, treatment: str, value: str) -> dict:
+    """Per block (seed), Spearman ρ(treatment, value) over that block's rows with a finite value
+    (:func:`spearman`, rounded to 12 decimals) [spec fixed 2026-12-03 in shared/papers/README.md: the
+    per-seed ρ beside the seed-mean ρ]. ``table``: tidy pandas DataFrame; ``block``, ``treatment``,
+    ``value``: its column names. Returns ``{block id: ρ}`` in block order, ρ a float, or None where a block
+    has fewer than 2 finite values or a constant treatment or value (never NaN)."""
+    _check_table(table, {"block": block, "treatment": treatment, "value": value})
+    out = {}
+    for b, g in table.groupby(block, sort=True):
+        x, y = g[treatment].to_numpy(dtype=float), g[value].to_numpy(dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        rho = spearman(x[ok], y[ok]) if ok.sum() >= 2 else math.nan
+        out[_py(b[0] if isinstance(b, tuple) else b)] = None if math.isnan(rho) else rho
+    return out
+
+
+def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
+    """The spread of a per-seed statistic over seeds, as the spec allows it [spec fixed 2026-12-03 in
+    shared/papers/README.md]: no bootstrap interval from fewer than 5 seeds (or independent replicates).
+
+    Non-finite values (NaN, None, ±inf) are left out first; n = the number left.
+    - n = 0: ``{"kind": "n/a", "reason": "no values", "n": 0}``.
+    - 1 ≤ n < 5: the range, ``{"kind": "range", "lo": min, "hi": max, "n": n,
+      "text": "n = 3 seeds; range, not an interval"}``.
+    - n ≥ 5: ``scipy.stats.bootstrap`` of the mean (9,999 resamples, ``default_rng(seed)``), BCa; if BCa
+      fails or gives a non-finite bound (e.g. constant values: its acceleration is 0/0) the percentile
+      interval: ``{"kind": "bootstrap", "method": "BCa" | "percentile", "lo", "hi", "n", "level",
+      "estimate": mean, "text"}``. Should both fail, the range with a "text" saying so.
+    Never NaN. ``level`` in (0, 1); ``seed`` an int ≥ 0.
+    """
+    from scipy.stats import bootstrap
+
+    check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    check_positive_int("seed", seed, allow_zero=True)
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"values must be a sequence of numbers, got {values!r}")
+    arr = np.array([math.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))],
+                   dtype=float)
+    arr = arr[np.isfinite(arr)]
+    n = int(arr.size)
+    if n == 0:
+        return {"kind": "n/a", "reason": "no values", "n": 0}
+    seeds = "seed" if n == 1 else "seeds"
+    if n < 5:
+        return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n,
+                "text": f"n = {n} {seeds}; range, not an interval"}
+    for method in ("BCa", "percentile"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # BCa's 0/0 on constant values: detected below as NaN
+                res = bootstrap((arr,), np.mean, method=method, confidence_level=level,
+                                random_state=np.random.default_rng(seed))
+        except (ValueError, FloatingPointError, ZeroDivisionError):
+            continue
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(lo) and math.isfinite(hi):
+            return {"kind": "bootstrap", "method": method, "lo": lo, "hi": hi, "n": n, "level": level,
+                    "estimate": float(arr.mean()),
+                    "text": f"n = {n} {seeds}; {level:.0%} bootstrap interval ({method})"}
+    return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n,
+            "text": f"n = {n} {seeds}; range (the bootstrap failed)"}
+
+
+def holm(pvalues) -> list:
+    """Holm's step-down adjusted p-values [Holm 1979; spec fixed 2026-12-03 in shared/papers/README.md:
+    across each paper's trend claims at one profile].
+
+    With the m given p-values sorted, p_(1) ≤ … ≤ p_(m): p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) · p_(j))
+    (monotone in i, capped at 1); H_(i) is rejected at family-wise level α iff p̃_(i) ≤ α. ``pvalues``: a
+    sequence of numbers in [0, 1] or None (a claim with no p: passed through as None and not counted in
+    m). Returns a list in the input order. E.g. [0.01, 0.04, 0.03, 0.005] → [0.03, 0.06, 0.06, 0.02].
+    """
+    if isinstance(pvalues, (str, bytes)) or not hasattr(pvalues, "__iter__"):
+        raise TypeError(f"pvalues must be a sequence of numbers or None, got {pvalues!r}")
+    ps = list(pvalues)
+    for i, p in enumerate(ps):
+        if p is not None:
+            check_real(f"pvalues[{i}]", _py(p), low=0, high=1)
+    idx = sorted((i for i, p in enumerate(ps) if p is not None), key=lambda i: float(ps[i]))
+    m = len(idx)
+    out: list = [None] * len(ps)
+    running = 0.0
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, (m - rank) * float(ps[i])))
+        out[i] = running
+    return out
+
+
+def trend_strength(table, treatment: str, *, value: str = "gc", block: str = "seed", direction: str,
+                   order=None, valid: str | None = None, level: float = 0.95) -> dict:
+    """The statistics beside an ordered-grid verdict (spec fixed 2026-12-03 in shared/papers/README.md),
+    from a tidy table with one row per block × grid value: ``{"page": page_trend(...), "per_seed_rho":
+    per_block_spearman(...), "interval": seed_interval(the per-block ρ)}``. ``order``: the grid values in
+    the claimed order (default: ascending); ``direction``: "increasing" or "decreasing" along it; blocks with
+    a missing or NaN cell, or ``valid`` False (a run that did not reach its target), leave Page's test whole.
+    They change no verdict."""
+    levels = sorted(table[treatment].unique().tolist()) if order is None else list(order)
+    per = per_block_spearman(table, block=block, treatment=treatment, value=value)
+    return {"page": page_trend(table, block=block, treatment=treatment, value=value, order=levels,
+                               direction=direction, valid=valid),
+            "per_seed_rho": per,
+            "interval": seed_interval([r for r in per.values() if r is not None], level=level)}

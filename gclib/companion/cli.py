@@ -14,6 +14,7 @@ from gclib.companion import figures, parallel, runner
 from gclib.companion.errors import ERROR_TABLE
 from gclib.companion.figures import ParameterError
 from gclib.companion.format import seconds, text_table
+from gclib.companion.params import parameter_ranges
 from gclib.companion.results import fits_cpu, results_dir
 from gclib.companion.runner import RunError
 
@@ -81,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p = add("list", "list every figure: id, paper, family, time per profile, claim")
     p.add_argument("--readme", action="store_true",
                    help="write the figure table to notebooks/README.md instead (from profiles.yaml)")
-    p = add("params", "show a figure's parameters: type, default and each profile's value")
+    p = add("params", "show a figure's parameters: type, default, each profile's value and the range")
     p.add_argument("figure")
     def jobs_option(p):
         p.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -156,14 +157,16 @@ def _cmd_params(args) -> int:
 
     fig = figures.get_figure(args.figure)
     spec = figures.notebook_parameters(args.figure)
-    resolved = {p: figures.resolve_parameters(args.figure, p) for p in figures.PROFILES
-                if p == "smoke" or p in fig.profiles}
+    resolved = {p: figures.resolve_parameters(args.figure, p, check_ranges=False) for p in figures.PROFILES
+                if p == "smoke" or p in fig.profiles}  # shown as they are, even a value out of range here
     about = fig.title or fig.claim
     print(f"{fig.id}: {about}  ({fig.notebook.name})" if about else f"{fig.id}  ({fig.notebook.name})")
-    rows = [["name", "type", *(f"{p} (default)" if p == "smoke" else p for p in resolved), "help"]]
+    ranges = parameter_ranges(args.figure)
+    rows = [["name", "type", *(f"{p} (default)" if p == "smoke" else p for p in resolved), "range", "help"]]
     for name, prm in spec.items():
         typ = "any" if prm.default is None else prm.type.__name__
-        rows.append([name, typ, *(repr(resolved[p][name]) for p in resolved), prm.help])
+        values = (repr(resolved[p][name]) for p in resolved)
+        rows.append([name, typ, *values, ranges.get(name, "—"), prm.help])
     print(text_table(rows))
     return 0
 
@@ -181,8 +184,12 @@ def _report(res) -> None:
         print(f"gclib: {res.figure} failed: {res.error}\n  partial notebook: {res.notebook}\n"
               f"  provenance: {res.provenance}", file=sys.stderr)
         return
-    cached = res.status == "cached"
-    when = f"cached, key {res.cache_key[:12]}" if cached else f"ran in {res.wall_seconds:.1f} s"
+    if res.status == "cached":
+        when = f"cached, key {res.cache_key[:12]}"
+    elif res.status == "rejudged":
+        when = "verdicts recomputed from its saved tables (the tables' code is unchanged)"
+    else:
+        when = f"ran in {res.wall_seconds:.1f} s"
     print(f"{res.figure}: {when} → {res.directory}  {_verdicts(res.scorecard)}".rstrip())
 
 
@@ -226,7 +233,7 @@ def _cmd_sweep(args) -> int:
     shown = [c for c in table.columns if c not in ("provenance", "cell", "error")]
     print(table[shown].to_string(index=False))
     print(f"results: {table.attrs['csv']}")
-    bad = table[~table["status"].isin(["ran", "cached"])]
+    bad = table[~table["status"].isin(["ran", "cached", "rejudged"])]
     for _, row in bad.iterrows():
         print(f"gclib: cell {row['cell']} {row['status']}: {row['error']}\n  provenance: {row['provenance']}",
               file=sys.stderr)

@@ -2,14 +2,16 @@
 behind the verdicts are computed by :mod:`gclib.stats`).
 
 A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
-come from ``shared/papers``, fixed before running), prints :meth:`Scorecard.summary` last (what nbval
+come from ``shared/papers``, fixed before running) — or :meth:`Scorecard.record_not_judged` for a claim that
+cannot be judged at this setting (verdict "n/a") — prints :meth:`Scorecard.summary` last (what nbval
 compares) and :meth:`Scorecard.save` writes ``<out>/<figure>.scorecard.json`` for the book's scorecard page.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +33,28 @@ class Claim:
     """One checked claim. ``ci`` is ``(lo, hi)`` or ``None``; ``threshold`` a number, ``(lo, hi)`` for
     ``direction="in"``, or ``None`` for ``direction="report"`` (a measured direction with no numeric bar: the
     notebook's ``passed`` says whether it was resolved) and ``direction="context"`` (a value shown beside the
-    checks, with no verdict at all: ``passed`` is ignored and the verdict is "—")."""
+    checks, with no verdict at all: ``passed`` is ignored and the verdict is "—").
+
+    ``stats``: the statistics beside the verdict (spec fixed 2026-12-03 in shared/papers/README.md: Page's
+    trend test, per-seed ρ, the interval or range over seeds), JSON-ready (see :meth:`Scorecard.record`); they
+    change no verdict. ``reason``: set only for a claim that could not be judged
+    (:meth:`Scorecard.record_not_judged`): its statistic is None and its verdict "n/a"."""
 
     claim_id: str
     description: str
-    statistic: float
+    statistic: float | None
     ci: tuple[float, float] | None
     threshold: float | tuple[float, float] | None
     direction: str
     passed: bool
     protocol: str = "v1"
+    stats: dict | None = field(default=None, hash=False)
+    reason: str | None = None
+
+    @property
+    def judged(self) -> bool:
+        """False for a claim recorded with :meth:`Scorecard.record_not_judged` (verdict "n/a")."""
+        return self.reason is None
 
     @property
     def checked(self) -> bool:
@@ -49,8 +63,11 @@ class Claim:
 
     @property
     def verdict(self) -> str:
+        """"✓" or "✗"; "—" for a context value; "n/a" for a claim that could not be judged."""
         if not self.checked:
             return "—"
+        if not self.judged:
+            return "n/a"
         return "✓" if self.passed else "✗"
 
 
@@ -58,6 +75,32 @@ def _num(x) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
         raise TypeError(f"expected a real number, got {type(x).__name__} {x!r}")
     return float(x)
+
+
+def _json_ready(x, where: str = "stats"):
+    """``x`` as plain JSON data: dict keys as strings, tuples/arrays as lists, numpy scalars as Python ones,
+    NaN and ±inf as None (a scorecard's new fields never carry NaN)."""
+    if x is None or isinstance(x, (str, bool)):
+        return x
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _json_ready(v, f"{where}[{k!r}]") for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        x = x.tolist()
+    if isinstance(x, (list, tuple)):
+        return [_json_ready(v, f"{where}[{i}]") for i, v in enumerate(x)]
+    raise TypeError(f"{where} must hold only numbers, strings, None, lists and dicts, got {type(x).__name__}")
+
+
+def _threshold(threshold):
+    if threshold is None:
+        return None
+    return tuple(_num(v) for v in threshold) if isinstance(threshold, (tuple, list)) else _num(threshold)
 
 
 class Scorecard:
@@ -71,11 +114,8 @@ class Scorecard:
         self.profile = profile
         self.claims: list[Claim] = []
 
-    def record(self, claim_id: str, *, statistic, passed: bool, ci=None, threshold=None,
-               direction: str = ">=", description: str = "", protocol: str = "v1") -> Claim:
-        """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
-        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). ``protocol`` "v2" marks a
-        check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)" appended."""
+    def _check_new(self, claim_id: str, direction: str, protocol: str, description: str) -> str:
+        """Validate what every claim has; return its description with the protocol note appended."""
         if not isinstance(claim_id, str) or not claim_id:
             raise ValueError(f"claim_id must be a non-empty string, got {claim_id!r}")
         if any(c.claim_id == claim_id for c in self.claims):
@@ -84,30 +124,83 @@ class Scorecard:
         check_choice("protocol", protocol, PROTOCOLS)
         if PROTOCOL_NOTES[protocol] and PROTOCOL_NOTES[protocol] not in description:
             description = f"{description} ({PROTOCOL_NOTES[protocol]})".strip()
+        return description
+
+    def record(self, claim_id: str, *, statistic, passed: bool, ci=None, threshold=None,
+               direction: str = ">=", description: str = "", protocol: str = "v1",
+               stats: dict | None = None) -> Claim:
+        """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
+        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). ``protocol`` "v2" marks a
+        check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)" appended.
+
+        ``stats``: optional statistics beside the verdict (spec fixed 2026-12-03 in shared/papers/README.md),
+        e.g. ``{"page": gclib.stats.page_trend(...), "per_seed_rho": gclib.stats.per_block_spearman(...),
+        "interval": gclib.stats.seed_interval(...)}``. Stored JSON-ready (dict keys as strings, arrays and
+        tuples as lists, numpy scalars as Python ones, NaN/inf as None) and written by :meth:`to_dict`; they
+        change neither the verdict nor :meth:`summary`."""
+        description = self._check_new(claim_id, direction, protocol, description)
         if not isinstance(passed, (bool, np.bool_)):
             raise TypeError(f"passed must be a bool, got {type(passed).__name__}")
+        if stats is not None and not isinstance(stats, dict):
+            raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
         stat = _num(statistic)
         if ci is not None:
             lo, hi = (_num(v) for v in ci)
             ci = (lo, hi)
-        if threshold is not None:
-            threshold = tuple(_num(v) for v in threshold) if isinstance(threshold, (tuple, list)) \
-                else _num(threshold)
-        claim = Claim(claim_id, description, stat, ci, threshold, direction, bool(passed), protocol)
+        claim = Claim(claim_id, description, stat, ci, _threshold(threshold), direction, bool(passed),
+                      protocol, stats=None if stats is None else _json_ready(stats))
+        self.claims.append(claim)
+        return claim
+
+    def add_stats(self, claim_id: str, stats: dict) -> Claim:
+        """Attach the statistics beside an already recorded claim's verdict (see :meth:`record`'s ``stats``);
+        its verdict, statistic and summary line stay as they are."""
+        import dataclasses  # noqa: PLC0415
+
+        if not isinstance(stats, dict):
+            raise TypeError(f"stats must be a dict, got {type(stats).__name__}")
+        for i, c in enumerate(self.claims):
+            if c.claim_id == claim_id:
+                self.claims[i] = dataclasses.replace(c, stats=_json_ready({**(c.stats or {}), **stats}))
+                return self.claims[i]
+        known = ", ".join(c.claim_id for c in self.claims) or "none"
+        raise ValueError(f"no claim {claim_id!r} recorded; recorded: {known}")
+
+    def record_not_judged(self, claim_id: str, *, reason: str, description: str = "", protocol: str = "v1",
+                          direction: str = ">=", threshold=None) -> Claim:
+        """Record a claim that cannot be judged at this setting (e.g. protocol v2's check over the stable
+        set when no run is in it): verdict "n/a", statistic None, and ``reason`` (one line, shown as
+        ``G6.v2.flow  n/a (no run in the stable set)``). It is counted apart from ✓ and ✗
+        (:func:`gclib.companion.format.tally`). ``direction``/``threshold``: the check it would have had
+        (``direction="context"`` is refused: a context value has no verdict to withhold)."""
+        description = self._check_new(claim_id, direction, protocol, description)
+        if direction == "context":
+            raise ValueError("direction must be a checked direction for record_not_judged, got 'context'")
+        if not isinstance(reason, str) or not reason.strip() or "\n" in reason:
+            raise ValueError(f"reason must be a non-empty one-line string, got {reason!r}")
+        claim = Claim(claim_id, description, None, None, _threshold(threshold), direction, False, protocol,
+                      reason=reason.strip())
         self.claims.append(claim)
         return claim
 
     def summary(self, digits: int = 2) -> str:
-        """One rounded, stable line per claim: ``id  stat=… [lo, hi]  (dir thr)  ✓/✗``."""
+        """One rounded, stable line per claim: ``id  stat=… [lo, hi]  (dir thr)  ✓/✗``; ``id  n/a (reason)``
+        for a claim that could not be judged (counted apart in the first line: "(+1 n/a)")."""
         check_positive_int("digits", digits)
         if not self.claims:
             return f"{self.figure} ({self.profile}): no claims recorded"
         width = max(len(c.claim_id) for c in self.claims)
-        checked = [c for c in self.claims if c.checked]
-        reported = len(self.claims) - len(checked)
+        checked = [c for c in self.claims if c.checked and c.judged]
+        reported = sum(not c.checked for c in self.claims)
+        not_judged = sum(c.checked and not c.judged for c in self.claims)
+        notes = [text for n, text in ((reported, f"+{reported} shown as context"),
+                                      (not_judged, f"+{not_judged} n/a")) if n]
         lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in checked)}/{len(checked)} ✓"
-                 + (f" (+{reported} shown as context)" if reported else "")]
+                 + (f" ({'; '.join(notes)})" if notes else "")]
         for c in self.claims:
+            if not c.judged:
+                lines.append(f"{c.claim_id:<{width}}  n/a ({c.reason})")
+                continue
             ci = f" [{fixed(c.ci[0], digits)}, {fixed(c.ci[1], digits)}]" if c.ci else ""
             if c.direction == "context":
                 thr = "(context)"
@@ -127,6 +220,9 @@ class Scorecard:
             d["ci"] = list(c.ci) if c.ci else None
             d["threshold"] = list(c.threshold) if isinstance(c.threshold, tuple) else c.threshold
             d["verdict"] = c.verdict
+            for key in ("stats", "reason"):  # written only when set: older scorecards' JSON is unchanged
+                if d[key] is None:
+                    del d[key]
             claims.append(d)
         return {"figure": self.figure, "profile": self.profile, "claims": claims}
 
@@ -156,15 +252,25 @@ def record_trend_checks(card: Scorecard, family: str, hp: str, final, *, runs=No
     """The v1 checks of a regularizer sweep (G2, G3, G5; fixed in shared/papers): ``<family>.rho_<hp>_gc``
     — Spearman ρ(hp, final GC), mean over seeds, ≤ −0.8; ``<family>.gc_drop`` — GC(largest hp) − GC(smallest)
     with a bootstrap CI over seeds below 0; and with ``bound`` (a history column of ``runs``)
-    ``<family>.bound_holds`` — GC ≤ the bound at every logged step. Returns the ``trend_summary``."""
-    from gclib.stats import trend_summary
+    ``<family>.bound_holds`` — GC ≤ the bound at every logged step. Returns the ``trend_summary``.
+
+    The ρ claim carries the statistics beside its verdict (spec fixed 2026-12-03 in shared/papers/README.md;
+    they change no verdict and no summary line): ``stats = {"page": page_trend(final, block="seed",
+    treatment=hp, value="gc", order=the hp levels ascending, direction="decreasing"), "per_seed_rho":
+    per_block_spearman(final, ...), "interval": seed_interval(the per-seed ρ of the mean)}``."""
+    from gclib.stats import page_trend, per_block_spearman, seed_interval, trend_summary
 
     trend = trend_summary(final, hp)
+    stats = {"page": page_trend(final, block="seed", treatment=hp, value="gc",
+                                order=sorted(final[hp].unique().tolist()), direction="decreasing"),
+             "per_seed_rho": per_block_spearman(final, block="seed", treatment=hp, value="gc"),
+             "interval": seed_interval(trend["rho_per_seed"])}
     card.record(f"{family}.rho_{hp}_gc", statistic=trend["rho"], ci=trend["rho_ci"], threshold=-0.8,
-                direction="<=", passed=bool(trend["rho"] <= -0.8),
+                direction="<=", passed=bool(trend["rho"] <= -0.8), stats=stats,
                 description=f"Spearman ρ({hp}, final GC), mean over seeds; CI: bootstrap over seeds")
     card.record(f"{family}.gc_drop", statistic=trend["diff"], ci=trend["diff_ci"], threshold=0.0,
                 direction="<", passed=trend["diff_ci"] is not None and trend["diff_ci"][1] < 0,
+                stats={"interval": seed_interval(trend["diff_per_seed"])},
                 description=f"GC(largest {hp}) − GC(smallest), final, mean over seeds; CI excludes 0")
     if bound is not None:
         held = runs.dropna(subset=[bound])

@@ -110,7 +110,8 @@ def generate_pages(
     Writes one page per figure with an executed notebook (``pages/<id>.ipynb``: the notebook with a
     reproduction-record cell after its first cell — claim, scorecard verdicts, parameters, provenance,
     downloads and the rerun command), copies of its PNG/SVG and notebook (``assets/<id>/``), ``scorecard.md``,
-    ``gallery.md``, the includes ``include/{at_a_glance,family_table,paper_times,paper_results,cli_errors}.md`` and
+    ``gallery.md``, the includes ``include/{at_a_glance,family_table,paper_times,paper_results,
+    cli_errors}.md`` and
     ``_toc.yml`` (the template ``book_dir/_toc.yml`` plus the figure pages that exist). Files whose
     content is unchanged are not touched; files of figures that no longer exist are removed.
 

@@ -13,6 +13,7 @@ from gclib.companion.book.runs import (
     paper_name,
     paper_of,
 )
+from gclib.companion.book.strength import holm_column, holm_sentence, interval_text, page_of, trend_text
 from gclib.companion.errors import ERROR_TABLE
 from gclib.companion.format import (
     OVER_BUDGET_NOTE,
@@ -33,6 +34,10 @@ __all__ = ["scorecard_page", "at_a_glance", "family_table", "gallery_page", "pap
            "error_table_markdown", "paper_results_table"]
 
 
+def fmt_p(p) -> str:
+    return "—" if p is None else (f"{p:.2g}" if p < 0.01 else f"{p:.3f}")
+
+
 def doc_link(fid: str, runs: dict[str, FigureRun], text: str | None = None) -> str:
     if fid in runs and runs[fid].notebook is not None:
         return f"{{doc}}`{text or fid} </{GENERATED}/pages/{fid}>`"
@@ -44,6 +49,13 @@ def scorecard_page(order: list[str], runs: dict, profiles: dict, paper: dict | N
     claim (``paper``: figure id → ``PaperResult``; stale ones are marked and never counted)."""
     paper = paper or {}
     rows, claims = [], []
+    holm_p, sentences = {}, []  # Holm across each paper's trend claims at the book's profile
+    for key in dict.fromkeys(paper_of(f, profiles.get(f, {})) for f in order):
+        mine = [c for f in order if f in runs and paper_of(f, profiles.get(f, {})) == key
+                for c in runs[f].claims]
+        holm_p.update({id(mine[i]): p for i, p in holm_column(mine).items()})
+        if any(page_of(c) for c in mine):
+            sentences.append(holm_sentence(paper_name(key), mine))
     for fid in order:
         run = runs.get(fid)
         if run is None:
@@ -61,9 +73,11 @@ def scorecard_page(order: list[str], runs: dict, profiles: dict, paper: dict | N
                     f"`{c.get('claim_id', '?')}` {md_cell(c.get('description', ''))}".strip(),
                     doc_link(fid, runs),
                     fmt_number(c.get("statistic")),
-                    fmt_ci(c.get("ci")),
+                    interval_text(c) or fmt_ci(c.get("ci")),
                     fmt_threshold(c),
                     f"`{run.profile}`",
+                    trend_text(c),
+                    fmt_p(holm_p.get(id(c))),
                     at_paper,
                 ]
             )
@@ -97,8 +111,14 @@ def scorecard_page(order: list[str], runs: dict, profiles: dict, paper: dict | N
         "",
     ]
     if rows:
+        out += ["**How strong each verdict is** (statistics fixed 2026-12-03 beside the verdicts, "
+                "changing none): for every ordered-grid claim, Page's L test for a trend in the claimed "
+                "direction with seeds as blocks, its p and the smallest p its design allows; the "
+                "Holm-adjusted p across each paper's trend claims at this profile is the next column. "
+                "Intervals from fewer than 5 seeds are shown as the range over seeds.", ""]
+        out += [s for s in sentences for s in (s, "")]
         out.append(md_table(["✓/✗", "protocol", "claim", "figure", "statistic", "CI", "threshold", "profile",
-                             "paper profile"], rows, compact=True))
+                             "trend test (Page)", "Holm p", "paper profile"], rows, compact=True))
     else:
         out.append(
             "No scorecard has been generated yet: run `gclib run all --profile cpu`, then `make book`."

@@ -8,6 +8,7 @@ import json
 
 from gclib.companion.book.paper import paper_section
 from gclib.companion.book.runs import FigureRun, notebook_title, paper_name, paper_of
+from gclib.companion.book.strength import interval_text, page_of, per_seed_text, trend_text
 from gclib.companion.format import (
     code_span,
     fmt_ci,
@@ -56,16 +57,34 @@ def _verdicts(run: FigureRun) -> list[str]:
     if not run.claims:
         return ["### Scorecard verdicts", "", "No scorecard was written for this run."]
     rows = [[verdict(c), protocol_of(c), f"`{c.get('claim_id', '?')}` {md_cell(c.get('description', ''))}",
-             fmt_number(c.get("statistic")), fmt_ci(c.get("ci")), fmt_threshold(c)] for c in run.claims]
-    return ["### Scorecard verdicts", "",
-            md_table(["✓/✗", "protocol", "claim", "statistic", "CI", "threshold"], rows, compact=True)]
+             fmt_number(c.get("statistic")), interval_text(c) or fmt_ci(c.get("ci")), fmt_threshold(c)]
+            for c in run.claims]
+    head = ["✓/✗", "protocol", "claim", "statistic", "CI", "threshold"]
+    out = ["### Scorecard verdicts", ""]
+    if any(page_of(c) for c in run.claims):  # the strength of each trend verdict beside it
+        for row, c in zip(rows, run.claims):
+            row += [trend_text(c), per_seed_text(c)]
+        head += ["trend test (Page's L, one-sided)", "per-seed ρ"]
+        out += ["Beside each ordered-grid claim: Page's L test for a trend in the claimed direction, seeds "
+                "as blocks (a run that did not reach the target loss leaves its seed's block out), with the "
+                "smallest p its design allows, and the Spearman ρ of every seed. Below 5 seeds an interval "
+                "column shows the range over seeds, not a bootstrap interval. The ✓/✗ is the pre-registered "
+                "verdict and does not depend on these.", ""]
+    return out + [md_table(head, rows, compact=True)]
 
 
-def _parameters(params: dict) -> list[str]:
+def _parameters(params: dict, figure: str | None = None) -> list[str]:
     if not params:
         return ["### Parameters", "", "No provenance record: parameters unknown."]
-    rows = [[f"`{k}`", md_code(v)] for k, v in params.items()]
-    return ["### Parameters", "", md_table(["parameter", "value"], rows)]
+    from gclib.companion.params import ParameterError, parameter_ranges  # ranges: profiles.yaml `ranges:`
+
+    try:
+        ranges = parameter_ranges(figure) if figure else {}
+    except ParameterError:  # a figure not in this checkout's notebooks/ (e.g. a fixture): no ranges
+        ranges = {}
+    rows = [[f"`{k}`", md_code(v), code_span(ranges[k].replace("|", "\\|")) if k in ranges else "—"]
+            for k, v in params.items()]
+    return ["### Parameters", "", md_table(["parameter", "value", "range"], rows)]
 
 
 def _provenance(run: FigureRun, profile: str) -> list[str]:
@@ -112,7 +131,8 @@ def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names:
     at_paper = [] if profile == "paper" else paper_section(run.id, entry, run, paper, profile,
                                                            f"../assets/{run.id}/paper")
     sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run), at_paper,
-                _parameters(params), _provenance(run, profile), _rerun(run, profile, params, asset_names))
+                _parameters(params, run.id), _provenance(run, profile),
+                _rerun(run, profile, params, asset_names))
     return "\n".join(line for i, part in enumerate(sections) if part
                      for line in (([""] if i > 1 else []) + part))
 
