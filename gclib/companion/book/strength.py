@@ -28,7 +28,8 @@ def trend_text(claim: dict) -> str:
         return "—"
     n, k = page.get("n"), page.get("k")
     left = page.get("blocks_left_out") or 0
-    left_text = f"; {left} block{'s' * (left != 1)} left out (run not reaching the target)" if left else ""
+    plural = "s" * (left != 1)
+    left_text = f"; {left} block{plural} left out (a run that did not reach its target)" if left else ""
     if page.get("p") is None:
         return f"n/a ({md_cell(page.get('reason') or 'n < 2')}; n = {n}, k = {k}{left_text})"
     method = md_cell(page.get("method") or "?")

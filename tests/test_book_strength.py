@@ -1,0 +1,45 @@
+"""How the book shows the strength of each verdict: Page's test, per-seed ρ, ranges below 5 seeds, Holm."""
+import pandas as pd
+import pytest
+
+from gclib.companion.book import strength
+from gclib.companion.scorecard import Scorecard
+from gclib.stats import min_page_p, trend_strength
+
+
+def _claim(rows, claim_id="G2.rho_l2_gc", passed=True, direction="decreasing"):
+    table = pd.DataFrame([{"seed": s, "l2": lv, "gc": v} for s, vals in rows.items()
+                          for lv, v in zip([0.0, 1e-3, 1e-2, 1e-1], vals)])
+    card = Scorecard("gc_l2", profile="cpu")
+    card.record(claim_id, statistic=-1.0, ci=(-1.0, -1.0), threshold=-0.8, direction="<=", passed=passed)
+    card.add_stats(claim_id, trend_strength(table, "l2", direction=direction))
+    return card.to_dict()["claims"][0]
+
+
+def test_a_three_seed_trend_shows_page_its_smallest_p_and_a_range_not_an_interval():
+    c = _claim({0: [4, 3, 2, 1], 1: [5, 4.5, 3, 2], 2: [6, 5, 4, 3.5]})
+    text = strength.trend_text(c)
+    assert "exact" in text and "n = 3, k = 4" in text and f"{min_page_p(3, 4):.2g}" in text
+    assert text.count(f"{min_page_p(3, 4):.2g}") == 2  # p equals the smallest possible
+    assert strength.per_seed_text(c) == "(-1.00, -1.00, -1.00)"
+    assert strength.interval_text(c) == "range -1 … -1 (n = 3 seeds; range, not an interval)"
+
+
+def test_a_block_with_a_missing_run_is_left_out_and_said_so():
+    c = _claim({0: [4, 3, 2, 1], 1: [5, 4.5, float("nan"), 2], 2: [6, 5, 4, 3.5]})
+    assert "n = 2, k = 4" in strength.trend_text(c) and "1 block left out" in strength.trend_text(c)
+    c = _claim({0: [4, 3, 2, 1], 1: [5, 4.5, float("nan"), 2], 2: [6, float("nan"), 4, 3.5]})
+    assert strength.trend_text(c).startswith("n/a (n \\< 2; n = 1, k = 4; 2 blocks left out")  # md-escaped
+
+
+def test_holm_across_a_papers_trend_claims_and_the_sentence():
+    strong = _claim({0: [4, 3, 2, 1], 1: [5, 4.5, 3, 2], 2: [6, 5, 4, 3.5]}, "G2.rho_l2_gc")
+    weak = _claim({0: [1, 2, 3, 4], 1: [2, 1, 3, 4], 2: [1, 3, 2, 4]}, "G3.rho_spectral_gc", passed=False)
+    plain = {"claim_id": "G1.he_flat", "passed": True}
+    adj = strength.holm_column([strong, plain, weak])
+    assert set(adj) == {0, 2}
+    p = [strength.page_of(c)["p"] for c in (strong, weak)]
+    assert adj[0] == pytest.approx(min(1.0, 2 * min(p)))
+    sentence = strength.holm_sentence("Dherin et al. 2022", [strong, plain, weak])
+    assert "of its 2 trend claims with a Page test, 1 pass" in sentence
+    assert "1 of those would still hold" in sentence
