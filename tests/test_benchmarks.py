@@ -47,3 +47,26 @@ def test_quick_benchmark_measures_every_row(module, bench_path):
     for needle, target in EXPECTED[module]:
         (match,) = [r for r in rows if needle in r["benchmark"]]
         assert match["target"] == target, match
+
+
+def test_record_schema_and_where_runs_write(bench_path):
+    """A run's JSON record has the keys of ``RECORD_SCHEMA`` (the committed seeded record is checked against
+    the same schema in test_prose_numbers.py); only a full run writes the committed record."""
+    run_all = importlib.import_module("run_all")
+    exact = run_all.row("exact GC, K=10 (K one-hot VJPs)", 2.9, "fwd+bwd units", 5.0)
+    rate = run_all.row("torch.randn rate", 290.0, "M normals/s")
+    rows = [{"module": "bench_complexity", **exact, "threads": 2},
+            {"module": "bench_sampling", **rate, "threads": 1}]
+    kw = dict(quick=False, modules=run_all.MODULES, command="make bench")
+    old = run_all.make_record(rows, **kw)
+    record = run_all.make_record(rows, **kw, previous=old)
+    assert list(record) == run_all.RECORD_SCHEMA["record"]
+    assert list(record["machine"]) == run_all.RECORD_SCHEMA["machine"]
+    assert all(list(r) == run_all.RECORD_SCHEMA["rows"] for r in record["rows"])
+    assert record["previous"]["previous"] is None and record["previous"]["rows"] == old["rows"]
+    assert [r["ratio"] for r in record["rows"]] == [True, False]
+    assert run_all.record_path(quick=False, only=None) == run_all.RECORD == BENCH / "record.json"
+    assert run_all.record_path(quick=True, only=None).parent == BENCH / "results"
+    assert run_all.record_path(quick=False, only=["bench_sampling"]).parent == BENCH / "results"
+    with pytest.raises(SystemExit):
+        run_all.main(["--quick", "--record", str(run_all.RECORD)])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from gclib.companion.book import index
+from gclib.companion.book import index, records
 from gclib.companion.book.pages import figure_page
 from gclib.companion.book.paper import discover_paper
 from gclib.companion.book.runs import (
@@ -111,7 +111,7 @@ def generate_pages(
     reproduction-record cell after its first cell — claim, scorecard verdicts, parameters, provenance,
     downloads and the rerun command), copies of its PNG/SVG and notebook (``assets/<id>/``), ``scorecard.md``,
     ``gallery.md``, the includes ``include/{at_a_glance,family_table,paper_times,paper_results,
-    cli_errors}.md`` and
+    cli_errors,bench}.md`` and
     ``_toc.yml`` (the template ``book_dir/_toc.yml`` plus the figure pages that exist). Files whose
     content is unchanged are not touched; files of figures that no longer exist are removed.
 
@@ -163,6 +163,7 @@ def generate_pages(
     w.text("include/paper_times.md", index.paper_times(order, runs, prof))
     w.text("include/paper_results.md", index.paper_results_table(order, prof, paper))
     w.text("include/cli_errors.md", index.error_table_markdown())
+    w.text("include/bench.md", records.bench_table())
     w.text("_toc.yml", toc_yaml(book_dir, pages))
     w.prune("pages", "assets", "include")
     return w.paths
