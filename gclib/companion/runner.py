@@ -417,6 +417,18 @@ def _env_kernel_manager(env: dict):
                 kw.setdefault("transport_encryption", "auto")
             return await super().start_kernel(**kw)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client's shutdown_kernel() SIGINTs the kernel before its shutdown_request. papermill
+            # shuts the kernel down right after the reply to its final kernel_info_request, when the kernel
+            # may not yet have left that handler (its SIGINT handler is Python's until it does): it then
+            # prints "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." on stderr after a run that
+            # succeeded. Our kernels are idle at shutdown (papermill waited for every reply), so skip that
+            # interrupt; a kernel still busy is terminated by shutdown's SIGTERM/SIGKILL fallback. An
+            # explicit interrupt_kernel() (a cell timeout) is unchanged: it does not go through this method.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return _EnvKernelManager
 
 
