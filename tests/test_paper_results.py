@@ -183,7 +183,7 @@ def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp
 
 
 def test_only_notebooks_whose_verdicts_read_their_tables_are_rejudged():
-    from gclib.companion.runner import verdicts_from_tables
+    from gclib.companion.rejudge import verdicts_from_tables
 
     marked = {p.stem for p in (REPO / "notebooks").glob("*.ipynb") if verdicts_from_tables(p)}
     assert set(results.fits_cpu()) <= marked  # every committed figure can be rejudged

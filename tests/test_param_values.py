@@ -239,9 +239,9 @@ def test_params_shows_values_even_where_a_dataset_is_missing(monkeypatch, tmp_pa
 
 
 def test_the_book_table_shows_the_range():
-    from gclib.companion.book.pages import _parameters
+    from gclib.companion.book.pages import parameters_table
 
-    table = "\n".join(_parameters({"batch_size": None, "lrs": [0.1], "other": 1}, "gc_learning_rate"))
+    table = "\n".join(parameters_table({"batch_size": None, "lrs": [0.1], "other": 1}, "gc_learning_rate"))
     assert "| parameter | value | range |" in table
     assert "| `batch_size` | `null` | `none \\| int>=1 <=n_train` |" in table
     assert "| `other` | `1` | — |" in table

@@ -207,7 +207,7 @@ def test_kernel_shutdown_sends_no_interrupt():
     import signal
 
     async def main():
-        km = runner._env_kernel_manager({})(kernel_name=runner.KERNEL_NAME)
+        km = runner.env_kernel_manager({})(kernel_name=runner.KERNEL_NAME)
         await km.start_kernel()
         kc = km.client()
         kc.start_channels()

@@ -17,7 +17,10 @@ import papermill as pm
 
 
 def strip(nb):
+    gclib_meta = nb.metadata.get("gclib")  # the notebook's own declarations (verdicts_from_tables) stay
     nb.metadata = {"kernelspec": nb.metadata.get("kernelspec", {}), "language_info": {"name": "python"}}
+    if gclib_meta:
+        nb.metadata["gclib"] = gclib_meta
     for cell in nb.cells:
         tags = [t for t in cell.metadata.get("tags", []) if t != "injected-parameters"]
         cell.metadata = {"tags": tags} if tags else {}

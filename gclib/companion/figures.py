@@ -22,7 +22,7 @@ import gclib
 __all__ = ["PROFILES", "DRY_RUN_PROFILE", "ParameterError", "Figure", "Parameter", "read_profiles",
            "list_figures", "get_figure", "notebook_parameters", "figure_params", "parse_literal",
            "parse_values", "resolve_parameters", "repo_root", "notebook_directory", "default_out_dir",
-           "default_sweep_dir"]
+           "default_sweep_dir", "coerce_value", "check_device"]
 
 PROFILES = ("smoke", "cpu", "paper")
 #: the ``profile`` parameter of a dry run: its scorecard and summary say it is no result
@@ -175,7 +175,7 @@ def parse_values(text: str) -> list:
     return [parse_literal(p) for p in parts]
 
 
-def _coerce(figure: str, name: str, value, param: Parameter, source: str):
+def coerce_value(figure: str, name: str, value, param: Parameter, source: str):
     """Type-check ``value`` against the parameter's default: int accepted for float, list ↔ tuple, a None
     default accepts anything; a string is parsed as a literal first when the default is not a string
     (so YAML's ``1e-3``, read as a string, works)."""
@@ -203,7 +203,7 @@ def _coerce(figure: str, name: str, value, param: Parameter, source: str):
     return value
 
 
-def _check_device(value) -> None:
+def check_device(value) -> None:
     if not isinstance(value, str) or not _DEVICE_RE.match(value):
         raise ParameterError(f"device must be auto, cpu or cuda[:N], got {value!r}")
     if value.startswith("cuda"):
@@ -253,11 +253,11 @@ def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | No
             if name not in spec:
                 raise ParameterError(f"{source}: unknown parameter {name!r} for {figure}; valid: "
                                      f"{', '.join(spec)}")
-            params[name] = _coerce(figure, name, value, spec[name], source)
+            params[name] = coerce_value(figure, name, value, spec[name], source)
     if dry_run and "profile" in spec:
         params["profile"] = DRY_RUN_PROFILE
     if "device" in params:
-        _check_device(params["device"])
+        check_device(params["device"])
     if not check_ranges:
         return params
     from gclib.companion import params as checks  # it imports this module

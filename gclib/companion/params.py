@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 
 from gclib.companion.figures import (
     ParameterError,
-    _check_device,
-    _coerce,
+    check_device,
+    coerce_value,
     get_figure,
     notebook_parameters,
     parse_literal,
@@ -315,7 +315,7 @@ def _fails(spec: Spec, value, values: dict) -> str | None:
             return f" (missing {', '.join(map(repr, missing))})"
         return None
     if k == "device":
-        _check_device(value)  # its own message (the CLI's "No CUDA" row)
+        check_device(value)  # its own message (the CLI's "No CUDA" row)
         return None
     choices = _registry(k)
     if not isinstance(value, str) or value not in choices:
@@ -365,9 +365,9 @@ def check_values(figure: str, values: dict, *, source: str = "parameter", notebo
         if name not in spec:
             raise ParameterError(f"{source}: unknown parameter {name!r} for {figure}; "
                                  f"valid: {', '.join(spec)}")
-        out[name] = _coerce(figure, name, value, spec[name], source)
+        out[name] = coerce_value(figure, name, value, spec[name], source)
     if "device" in out:
-        _check_device(out["device"])
+        check_device(out["device"])
     return check_ranges(figure, out, notebooks_dir=notebooks_dir)
 
 

@@ -37,14 +37,13 @@ from gclib.companion.results import code_hash
 from gclib.experiments import cache
 
 __all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
-           "rejudgeable", "rejudge", "verdicts_from_tables",
            "locked", "run_locked", "usable_cores", "check_threads", "check_writable", "read_json",
            "write_atomic", "run_paths", "figure_dir", "DEFAULT_THREADS", "LOCK_NAME", "DRY_RUN_DIR"]
 
 #: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
 #: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores
 DEFAULT_THREADS = 1
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 KERNEL_NAME = "python3"  # jupyter_client starts "python" kernels with sys.executable: this (venv) interpreter
 SUCCESS = "success"
 #: matplotlib backend of every kernel the runner starts: figures are embedded in the executed notebook.
@@ -119,7 +118,7 @@ def cache_key(figure: str, params: dict, *, profile: str | None = None, notebook
     return cache.cache_key(payload, "figure")
 
 
-def _git(root: Path, *args) -> str | None:
+def git_output(root: Path, *args) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
@@ -127,7 +126,7 @@ def _git(root: Path, *args) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
     def version(name):
         try:
             return metadata.version(name)
@@ -153,7 +152,7 @@ def _device_name(device) -> str:
     return platform.processor() or "cpu"
 
 
-def _now() -> str:
+def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -181,7 +180,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
 
 
@@ -299,6 +298,8 @@ def run_locked(job: Job, *, force: bool = False, progress: bool = False) -> RunR
             hit = cached(job)
             if hit is not None:
                 return hit
+            from gclib.companion.rejudge import rejudge, rejudgeable  # noqa: PLC0415 (it imports this module)
+
             if rejudgeable(job):
                 judged = rejudge(job)
                 if judged is not None:
@@ -306,105 +307,7 @@ def run_locked(job: Job, *, force: bool = False, progress: bool = False) -> RunR
         return execute(job, progress)
 
 
-# ---------------------------------------------------------------- rejudging from the saved tables
-VERDICT_TAG, CHECK_TAG = "verdict", "check"
-
-
-def verdicts_from_tables(notebook: Path) -> bool:
-    """True when the notebook declares (metadata ``gclib.verdicts_from_tables``) that its cells tagged
-    ``verdict`` read only the parameters, the imports and the tables it saved (``plotting.load_table``)."""
-    nb = read_json(notebook) or {}
-    return bool((nb.get("metadata", {}).get("gclib") or {}).get("verdicts_from_tables"))
-
-
-def _tags(cell: dict) -> list:
-    return cell.get("metadata", {}).get("tags", [])
-
-
-def rejudgeable(job: Job) -> bool:
-    """A previous successful run in the job's folder differs from the job only where no number of its
-    tables can differ — the same figure, profile, parameters and threads, the same code hash (the code that
-    produced the tables, ``gclib.companion.results``), the same cells — while its cache key differs (the
-    statistics, the scorecard, a verdict cell or the prose changed), and the notebook's verdicts read only
-    its saved tables: then :func:`rejudge` recomputes the verdicts instead of the whole figure."""
-    nb, prov, _ = run_paths(job)
-    rec = read_json(prov) if prov.exists() else None
-    if rec is None or rec.get("status") != SUCCESS or job.dry_run or rec.get("dry_run"):
-        return False
-    if (rec.get("profile"), rec.get("threads"), rec.get("parameters")) != (
-            job.profile, job.threads, json.loads(json.dumps(job.parameters))):
-        return False
-    if rec.get("code_hash") != code_hash(job.figure, notebook=job.notebook):
-        return False
-    executed = read_json(nb)
-    source = read_json(job.notebook)
-    if executed is None or source is None or not verdicts_from_tables(job.notebook):
-        return False
-    ids = [c.get("id") for c in source["cells"]]
-    done = [c.get("id") for c in executed["cells"] if "injected-parameters" not in _tags(c)]
-    return None not in ids and ids == done
-
-
-def rejudge(job: Job) -> RunResult | None:
-    """Recompute the verdicts of the run in ``job.directory`` from its saved tables: execute the notebook's
-    imports, ``parameters`` and ``check`` cells and its ``verdict`` cells (nothing that computes a table)
-    with the run's parameters, write the scorecard anew, put the source's prose and the new verdict outputs
-    into the executed notebook, and record ``rejudged`` (when, commit, wall time) and the new cache key in
-    the provenance. ``None`` (with a warning) when that fails: the caller then reruns the figure."""
-    import nbformat
-    import papermill as pm
-
-    _quiet_papermill_parser()
-    nb_out, prov, card = run_paths(job)
-    source = nbformat.read(job.notebook, as_version=4)
-    first_code = next(i for i, c in enumerate(source.cells) if c.cell_type == "code")
-    keep = [c for i, c in enumerate(source.cells) if c.cell_type == "code" and (
-        i == first_code or {"parameters", CHECK_TAG, VERDICT_TAG} & set(c.metadata.get("tags", [])))]
-    reduced = nbformat.v4.new_notebook(cells=keep, metadata=source.metadata)
-    tmp_in = job.directory / f".{job.figure}.rejudge-in.ipynb"
-    tmp_out = job.directory / f".{job.figure}.rejudge.ipynb"
-    nbformat.write(reduced, tmp_in)
-    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND,
-           "PYTHONPATH": os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
-                                                       os.environ.get("PYTHONPATH")) if p),
-           **{var: str(job.threads) for var in _THREAD_VARS}}
-    t0 = time.perf_counter()
-    try:
-        pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=job.parameters, kernel_name=KERNEL_NAME,
-                            cwd=str(job.directory), progress_bar=False, log_output=False,
-                            kernel_manager_class=_env_kernel_manager(env))
-        judged = {c.get("id"): c for c in nbformat.read(tmp_out, as_version=4).cells}
-    except Exception as err:  # a verdict cell that needs more than the tables: rerun the figure instead
-        warnings.warn(f"{job.figure}: recomputing the verdicts from the saved tables failed "
-                      f"({type(err).__name__}); rerunning the figure", CacheWarning, stacklevel=3)
-        return None
-    finally:
-        tmp_in.unlink(missing_ok=True)
-    tmp_out.unlink(missing_ok=True)
-    executed = nbformat.read(nb_out, as_version=4)
-    now = {c.get("id"): c for c in source.cells}
-    for cell in executed.cells:
-        new = now.get(cell.get("id"))
-        if new is None:
-            continue
-        cell.source, cell.metadata["tags"] = new.source, list(new.metadata.get("tags", []))
-        if not cell.metadata["tags"]:
-            cell.metadata.pop("tags")
-        if cell.cell_type == "code" and VERDICT_TAG in _tags(new) and cell.get("id") in judged:
-            cell.outputs = judged[cell["id"]].outputs
-    executed.metadata.setdefault("gclib", {}).update(source.metadata.get("gclib", {}))
-    write_atomic(nb_out, nbformat.writes(executed))
-    _strip_timestamps(nb_out, job)
-    rec = read_json(prov)
-    rec.update(cache_key=job.cache_key, rejudged={
-        "at": _now(), "git_sha": _git(job.root, "rev-parse", "HEAD"),
-        "wall_seconds": round(time.perf_counter() - t0, 3), "versions": _versions()})
-    _write_json(prov, rec)
-    return RunResult(job.figure, "rejudged", job.profile, job.parameters, job.directory, nb_out, prov, card,
-                     rec.get("wall_seconds"), job.cache_key)
-
-
-def _env_kernel_manager(env: dict):
+def env_kernel_manager(env: dict):
     """A kernel manager class starting kernels with ``env`` added (thread-safe, unlike os.environ), and
     CurveZMQ transport encryption where the kernel and libzmq support it (else ipykernel warns on stderr)."""
     import zmq
@@ -440,14 +343,14 @@ class _ParserNoise(logging.Filter):
         return not record.getMessage().startswith(("Unable to parse line", "Passed unknown parameter"))
 
 
-def _quiet_papermill_parser() -> None:
+def quiet_papermill_parser() -> None:
     for name in ("papermill", "papermill.translators"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _ParserNoise) for f in logger.filters):
             logger.addFilter(_ParserNoise())
 
 
-def _strip_timestamps(path: Path, job: Job) -> None:
+def strip_timestamps(path: Path, job: Job) -> None:
     """Drop papermill's and nbclient's timestamps and absolute paths from the executed notebook."""
     import nbformat
 
@@ -478,38 +381,38 @@ def execute(job: Job, progress: bool = False) -> RunResult:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    _quiet_papermill_parser()
+    quiet_papermill_parser()
     nb_out, prov, card = run_paths(job)
     job.directory.mkdir(parents=True, exist_ok=True)
     if prov.exists():  # a previous run of ours: clear its files so nothing stale survives a failure
         for old in job.directory.iterdir():
             if old.is_file() and old.name != LOCK_NAME:
                 old.unlink()
-    dirty = _git(job.root, "status", "--porcelain", "--untracked-files=no")
+    dirty = git_output(job.root, "status", "--porcelain", "--untracked-files=no")
     rec = {"figure": job.figure, "profile": job.profile, "parameters": job.parameters,
-           "notebook": _rel(job.notebook, job.root), "git_sha": _git(job.root, "rev-parse", "HEAD"),
-           "git_dirty": None if dirty is None else bool(dirty), "versions": _versions(),
+           "notebook": _rel(job.notebook, job.root), "git_sha": git_output(job.root, "rev-parse", "HEAD"),
+           "git_dirty": None if dirty is None else bool(dirty), "versions": library_versions(),
            "device": _device_name(job.parameters.get("device")),
            "seed": job.parameters.get("seed", job.parameters.get("seeds")), "threads": job.threads,
            "dry_run": job.dry_run,
-           "start": _now(), "end": None,
+           "start": now_utc(), "end": None,
            "wall_seconds": None, "cache_key": job.cache_key,
            "code_hash": code_hash(job.figure, notebook=job.notebook), "status": "running", "error": None,
            "failed_cell": None}
-    _write_json(prov, rec)
+    write_json(prov, rec)
     # the kernel imports the gclib whose sources are in the cache key, even from an uninstalled checkout
     path = os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
                                         os.environ.get("PYTHONPATH")) if p)
     # figures must appear inline in the executed notebook (the book shows it), whatever the caller's backend
     env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path,
-           **{var: str(job.threads) for var in _THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
+           **{var: str(job.threads) for var in THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
     t0 = time.perf_counter()
     error = cell = crash = None
     partial = nb_out.with_name(f".{job.figure}.partial.ipynb")  # papermill saves as it goes: not final
     try:
         pm.execute_notebook(str(job.notebook), str(partial), parameters=job.parameters,
                             kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=progress,
-                            log_output=False, kernel_manager_class=_env_kernel_manager(env))
+                            log_output=False, kernel_manager_class=env_kernel_manager(env))
     except PapermillExecutionError as err:
         cell = _failed_cell(err, partial)
         line = ((err.evalue or "").strip().splitlines() or [""])[0]
@@ -518,12 +421,12 @@ def execute(job: Job, progress: bool = False) -> RunResult:
         crash, error = err, f"{type(err).__name__}: {err}".strip()
     if error is None and not card.exists():
         error = f"the notebook finished but wrote no {card.name} (Scorecard.save() missing?)"
-    rec.update(end=_now(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
+    rec.update(end=now_utc(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
                status=SUCCESS if error is None else "failed")
     if partial.exists():
-        _strip_timestamps(partial, job)
+        strip_timestamps(partial, job)
         os.replace(partial, nb_out)
-    _write_json(prov, rec)
+    write_json(prov, rec)
     if crash is not None:
         raise RunError(f"{job.figure}: {error}") from crash
     return RunResult(job.figure, "ran" if error is None else "failed", job.profile, job.parameters,

@@ -25,7 +25,7 @@ from gclib.companion.format import (
     wall,
 )
 
-__all__ = ["figure_page", "exact_command"]
+__all__ = ["figure_page", "exact_command", "parameters_table"]
 
 RECORD_ID = "gclib-book-record"
 _WIDGET_MIMES = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
@@ -73,7 +73,7 @@ def _verdicts(run: FigureRun) -> list[str]:
     return out + [md_table(head, rows, compact=True)]
 
 
-def _parameters(params: dict, figure: str | None = None) -> list[str]:
+def parameters_table(params: dict, figure: str | None = None) -> list[str]:
     if not params:
         return ["### Parameters", "", "No provenance record: parameters unknown."]
     from gclib.companion.params import ParameterError, parameter_ranges  # ranges: profiles.yaml `ranges:`
@@ -131,7 +131,7 @@ def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names:
     at_paper = [] if profile == "paper" else paper_section(run.id, entry, run, paper, profile,
                                                            f"../assets/{run.id}/paper")
     sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run), at_paper,
-                _parameters(params, run.id), _provenance(run, profile),
+                parameters_table(params, run.id), _provenance(run, profile),
                 _rerun(run, profile, params, asset_names))
     return "\n".join(line for i, part in enumerate(sections) if part
                      for line in (([""] if i > 1 else []) + part))
