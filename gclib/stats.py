@@ -395,13 +395,15 @@ def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
     shared/papers/README.md]: no bootstrap interval from fewer than 5 seeds (or independent replicates).
 
     Non-finite values (NaN, None, ±inf) are left out first; n = the number left.
+
     - n = 0: ``{"kind": "n/a", "reason": "no values", "n": 0}``.
-    - 1 ≤ n < 5: the range, ``{"kind": "range", "lo": min, "hi": max, "n": n,
-      "text": "n = 3 seeds; range, not an interval"}``.
+    - 1 ≤ n < 5: the range, ``{"kind": "range", "lo": min, "hi": max, "n": n, "text": "n = 3 seeds; range,
+      not an interval"}``.
     - n ≥ 5: ``scipy.stats.bootstrap`` of the mean (9,999 resamples, ``default_rng(seed)``), BCa; if BCa
       fails or gives a non-finite bound (e.g. constant values: its acceleration is 0/0) the percentile
-      interval: ``{"kind": "bootstrap", "method": "BCa" | "percentile", "lo", "hi", "n", "level",
-      "estimate": mean, "text"}``. Should both fail, the range with a "text" saying so.
+      interval: keys kind ("bootstrap"), method ("BCa" or "percentile"), lo, hi, n, level, estimate (the
+      mean) and text. Should both fail, the range with a text saying so.
+
     Never NaN. ``level`` in (0, 1); ``seed`` an int ≥ 0.
     """
     from scipy.stats import bootstrap

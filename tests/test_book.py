@@ -279,13 +279,15 @@ def test_api_reference_documents_public_functions(book):
         "curvature": {"curvature": ["sharpness", "gn_penalty"], "linalg": ["top_eigenpair"]},
         "hypersphere": {"hypersphere": ["log_volume", "peak_volume_dimension", "monte_carlo_ball_fraction"]},
         "sampling": {"sampling": ["init_std", "sample_init_losses"], "dominance": ["mode_dominance"]},
-        "stats": {"stats": ["bootstrap_ci", "spearman", "seed_mean_spearman"]},
+        "stats": {"stats": ["bootstrap_ci", "spearman", "seed_mean_spearman", "page_trend", "holm"]},
         "train": {"experiments.train": ["train"], "experiments.runs": ["run_grid", "run_config"],
                   "experiments.readings": ["crossings"], "experiments.cache": ["cache_key"]},
         "scorecard": {"companion.scorecard": ["Scorecard"]},
         "plotting": {"companion.plotting": ["savefig"], "companion.regime_plots": ["plot_regime_map"]},
         "runner": {"companion.runner": ["run_figure"], "companion.parallel": ["run_all", "sweep"],
-                   "companion.figures": ["resolve_parameters"]},
+                   "companion.figures": ["resolve_parameters"],
+                   "companion.results": ["code_hash", "committed_results"],
+                   "companion.rejudge": ["rejudge"], "companion.params": ["check_parameters"]},
     }
     for page_name, modules in expected.items():
         page = (book.html / "api" / f"{page_name}.html").read_text()

@@ -116,13 +116,16 @@ def test_make_paper_results_finds_every_committed_result_in_its_cache():
     threads, notebook and code, verdict code included (after a change of the statistics, `make
     paper-results` rejudges from the tables and the refreshed files are committed). Checked without
     running anything."""
-    from gclib.companion.runner import cached, figure_dir, prepare
+    from gclib.companion.figures import resolve_parameters
+    from gclib.companion.runner import cache_key
 
     make = (REPO / "Makefile").read_text()
     assert "run all --profile paper --fits-cpu --device cpu --threads 2 --jobs 1" in make
     for figure in results.fits_cpu():
-        job = prepare(figure, "paper", None, "cpu", figure_dir(results.results_dir(), figure), None, 2)
-        assert cached(job) is not None, f"{figure}: not a cache hit: run `make paper-results` and commit"
+        key = cache_key(figure, resolve_parameters(figure, "paper", None, "cpu"), profile="paper", threads=2)
+        prov = COMMITTED[figure].provenance
+        assert prov["status"] == "success" and prov["cache_key"] == key, \
+            f"{figure}: not a cache hit: run `make paper-results` and commit"
 
 
 @pytest.mark.notebooks

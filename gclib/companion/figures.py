@@ -221,7 +221,7 @@ def resolve_parameters(figure: str, profile: str = "smoke", overrides: dict | No
                        check_ranges: bool = True) -> dict:
     """Notebook defaults, then the profile's overrides from profiles.yaml, then ``overrides``, then (with
     ``dry_run``) the figure's ``dry_run`` caps from profiles.yaml, then ``device``; every name and type
-    checked, then every value against the figure's ``ranges:`` (:func:`gclib.companion.params.check_ranges`);
+    checked, then every value against the figure's ``ranges:`` (``gclib.companion.params.check_ranges``);
     ``profile`` set to the profile's name (``DRY_RUN_PROFILE`` for a dry run, so the notebook's scorecard
     says so); ``check_ranges=False`` skips the ranges (to show values, as ``gclib params`` does). Raises
     :class:`ParameterError`.
