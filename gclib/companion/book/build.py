@@ -133,10 +133,6 @@ def generate_pages(
     order = figure_order(prof, runs)
     w = Writer(book_dir / GENERATED)
     paper = discover_paper(paper_dir)
-    for fid, result in paper.items():
-        for src in [*result.run.pngs, *result.run.svgs, *result.tables,
-                    *([result.run.notebook] if result.run.notebook else [])]:
-            w.copy(f"assets/{fid}/paper/{src.name}", src)
 
     thumbs: dict[str, str] = {}
     pages: list[str] = []
@@ -154,6 +150,10 @@ def generate_pages(
         if run.notebook is not None:
             w.copy(f"assets/{fid}/{fid}.ipynb", run.notebook)
             w.text(f"pages/{fid}.ipynb", figure_page(run, prof.get(fid, {}), names, paper.get(fid)))
+            result = paper.get(fid)  # the committed paper-profile result shown on that page
+            for src in ([] if result is None else [*result.run.pngs, *result.run.svgs, *result.tables,
+                                                   *([result.run.notebook] if result.run.notebook else [])]):
+                w.copy(f"assets/{fid}/paper/{src.name}", src)
             pages.append(fid)
 
     w.text("scorecard.md", index.scorecard_page(order, runs, prof, paper))
