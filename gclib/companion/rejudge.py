@@ -8,23 +8,20 @@ result is never made stale by it (``gclib.companion.results``). [ours]
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from pathlib import Path
 
-import gclib
 from gclib.companion.results import code_hash
 from gclib.companion.runner import (
-    INLINE_BACKEND,
     KERNEL_NAME,
     SUCCESS,
-    THREAD_VARS,
     CacheWarning,
     Job,
     RunResult,
     env_kernel_manager,
     git_output,
+    kernel_env,
     library_versions,
     now_utc,
     quiet_papermill_parser,
@@ -94,10 +91,7 @@ def rejudge(job: Job) -> RunResult | None:
     tmp_in = job.directory / f".{job.figure}.rejudge-in.ipynb"
     tmp_out = job.directory / f".{job.figure}.rejudge.ipynb"
     nbformat.write(reduced, tmp_in)
-    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND,
-           "PYTHONPATH": os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
-                                                       os.environ.get("PYTHONPATH")) if p),
-           **{var: str(job.threads) for var in THREAD_VARS}}
+    env = kernel_env(job)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=job.parameters, kernel_name=KERNEL_NAME,

@@ -375,6 +375,18 @@ def _failed_cell(err, nb_out: Path) -> int:
     return err.cell_index - (1 if 0 <= injected < err.cell_index else 0)
 
 
+def kernel_env(job: Job) -> dict:
+    """The environment a figure's kernel starts with (added to the caller's): its output directory, the
+    inline matplotlib backend, this checkout's gclib first on the path, and ``job.threads`` intra-op
+    threads."""
+    # the kernel imports the gclib whose sources are in the cache key, even from an uninstalled checkout
+    path = os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
+                                        os.environ.get("PYTHONPATH")) if p)
+    # figures must appear inline in the executed notebook (the book shows it), whatever the caller's backend
+    return {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path,
+            **{var: str(job.threads) for var in THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
+
+
 def execute(job: Job, progress: bool = False) -> RunResult:
     """Run the notebook into ``job.directory``; a failing cell gives status "failed" (the partial notebook
     stays), any other error is recorded in the provenance and raised as :class:`RunError`."""
@@ -400,12 +412,7 @@ def execute(job: Job, progress: bool = False) -> RunResult:
            "code_hash": code_hash(job.figure, notebook=job.notebook), "status": "running", "error": None,
            "failed_cell": None}
     write_json(prov, rec)
-    # the kernel imports the gclib whose sources are in the cache key, even from an uninstalled checkout
-    path = os.pathsep.join(p for p in (str(Path(gclib.__file__).resolve().parent.parent),
-                                        os.environ.get("PYTHONPATH")) if p)
-    # figures must appear inline in the executed notebook (the book shows it), whatever the caller's backend
-    env = {"GCLIB_OUTPUT_DIR": str(job.directory), "MPLBACKEND": INLINE_BACKEND, "PYTHONPATH": path,
-           **{var: str(job.threads) for var in THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
+    env = kernel_env(job)
     t0 = time.perf_counter()
     error = cell = crash = None
     partial = nb_out.with_name(f".{job.figure}.partial.ipynb")  # papermill saves as it goes: not final

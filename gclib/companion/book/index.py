@@ -13,7 +13,14 @@ from gclib.companion.book.runs import (
     paper_name,
     paper_of,
 )
-from gclib.companion.book.strength import holm_column, holm_sentence, interval_text, page_of, trend_text
+from gclib.companion.book.strength import (
+    fmt_p,
+    holm_column,
+    holm_sentence,
+    interval_text,
+    page_of,
+    trend_text,
+)
 from gclib.companion.errors import ERROR_TABLE
 from gclib.companion.format import (
     OVER_BUDGET_NOTE,
@@ -32,10 +39,6 @@ from gclib.companion.format import (
 
 __all__ = ["scorecard_page", "at_a_glance", "family_table", "gallery_page", "paper_times", "notebooks_readme",
            "error_table_markdown", "paper_results_table"]
-
-
-def fmt_p(p) -> str:
-    return "—" if p is None else (f"{p:.2g}" if p < 0.01 else f"{p:.3f}")
 
 
 def doc_link(fid: str, runs: dict[str, FigureRun], text: str | None = None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gclib.companion.format import fmt_number, md_cell
 
-__all__ = ["page_of", "trend_text", "per_seed_text", "interval_text", "holm_column", "holm_sentence"]
+__all__ = ["fmt_p", "page_of", "trend_text", "per_seed_text", "interval_text", "holm_column", "holm_sentence"]
 
 
 def page_of(claim: dict) -> dict | None:
@@ -17,7 +17,8 @@ def page_of(claim: dict) -> dict | None:
     return page if isinstance(page, dict) else None
 
 
-def _p(x) -> str:
+def fmt_p(x) -> str:
+    """A p-value for a table: two significant digits below 0.01, three decimals above; — for None."""
     return "—" if x is None else (f"{x:.2g}" if x < 0.01 else f"{x:.3f}")
 
 
@@ -33,8 +34,8 @@ def trend_text(claim: dict) -> str:
     if page.get("p") is None:
         return f"n/a ({md_cell(page.get('reason') or 'n < 2')}; n = {n}, k = {k}{left_text})"
     method = md_cell(page.get("method") or "?")
-    return (f"L = {fmt_number(page.get('L'))}, p = {_p(page.get('p'))} ({method}; "
-            f"n = {n}, k = {k}; smallest possible {_p(page.get('p_min'))}{left_text})")
+    return (f"L = {fmt_number(page.get('L'))}, p = {fmt_p(page.get('p'))} ({method}; "
+            f"n = {n}, k = {k}; smallest possible {fmt_p(page.get('p_min'))}{left_text})")
 
 
 def per_seed_text(claim: dict) -> str:
