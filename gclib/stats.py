@@ -471,8 +471,15 @@ def trend_strength(table, treatment: str, *, value: str = "gc", block: str = "se
     per_block_spearman(...), "interval": seed_interval(the per-block ρ)}``. ``order``: the grid values in
     the claimed order (default: ascending); ``direction``: "increasing" or "decreasing" along it; blocks with
     a missing or NaN cell, or ``valid`` False (a run that did not reach its target), leave Page's test whole.
-    They change no verdict."""
+    An empty ``table`` (no grid value in the set) gives Page "n/a" (reason "no grid values"), no per-seed ρ
+    and an "n/a" interval. They change no verdict."""
     levels = sorted(table[treatment].unique().tolist()) if order is None else list(order)
+    if not levels:  # an empty set (e.g. no lr past the stability edge in a capped run): n/a, never an error
+        check_choice("direction", direction, _DIRECTIONS)
+        _check_table(table, {"block": block, "treatment": treatment, "value": value, "valid": valid})
+        page = {"L": None, "p": None, "method": None, "n": 0, "k": 0, "p_min": None, "blocks_left_out": 0,
+                "blocks_left_out_ids": [], "direction": direction, "reason": "no grid values"}
+        return {"page": page, "per_seed_rho": {}, "interval": seed_interval([], level=level)}
     per = per_block_spearman(table, block=block, treatment=treatment, value=value)
     return {"page": page_trend(table, block=block, treatment=treatment, value=value, order=levels,
                                direction=direction, valid=valid),
