@@ -94,7 +94,8 @@ BAD = [
     (["run", "gc_double_descent", "-p", "pca", "500"],
      "parameter 'pca' of gc_double_descent must be an integer >= 1 and <= n_train (200), got 500"),
     (["run", "gc_flatness", "-p", "v2_target_loss", "0"],
-     "parameter 'v2_target_loss' of gc_flatness must be a finite number > 0, got 0.0"),
+     "parameter 'v2_target_loss' of gc_flatness must be a finite number > 0 and < the chance loss (ln 10 = "
+     "2.303, a uniform guess over the 10 classes of digits), got 0.0"),
     (["run", "gc_label_noise", "-p", "label_noise", "[0.0, 1.5]"],
      "parameter 'label_noise' of gc_label_noise must be a nonempty, strictly increasing list of finite "
      "numbers >= 0 and <= 1, got [0.0, 1.5] (1.5 at index 1)"),
@@ -119,6 +120,16 @@ BAD = [
     (["sweep", "gr_width", "-g", "widths", "[2, 8],[8, 2]"],
      "parameter 'widths' of gr_width must be a nonempty, strictly increasing list of integers >= 1, "
      "got [8, 2] (2 after 8)"),
+    # a training target at or above chance (ln K, the cross-entropy of a uniform guess) asks for no learning
+    (["run", "gc_learning_rate", "-p", "target_loss", "3.0"],
+     "parameter 'target_loss' of gc_learning_rate must be a finite number > 0 and < the chance loss (ln 10 = "
+     "2.303, a uniform guess over the 10 classes of digits), got 3.0"),
+    (["run", "gc_batch_size", "-p", "v2_target_loss", "2.31"],
+     "parameter 'v2_target_loss' of gc_batch_size must be a finite number > 0 and < the chance loss (ln 10 = "
+     "2.303, a uniform guess over the 10 classes of digits), got 2.31"),
+    (["run", "gc_flatness", "--profile", "cpu", "-p", "v2_target_loss", "2.5"],
+     "parameter 'v2_target_loss' of gc_flatness must be a finite number > 0 and < the chance loss (ln 10 = "
+     "2.303, a uniform guess over the 10 classes of mnist5k), got 2.5"),
 ]
 
 
@@ -212,6 +223,8 @@ def test_the_notebook_check_cell_uses_the_same_rule():
     ("list[init] unique contains(he_normal)", "a unique list of init schemes containing 'he_normal'"),
     ("{exact, hutchinson}", "one of exact, hutchinson"),
     ("dataset", "a dataset installed on this machine"),
+    ("float>0 <chance_loss", "a finite number > 0 and < the chance loss (ln K, a uniform guess over the "
+                             "dataset's K classes)"),
 ])
 def test_spec_grammar_in_words(spec, words):
     assert params.describe_spec(spec) == words
@@ -268,3 +281,23 @@ def test_a_papermill_run_stops_at_the_check_cell(tmp_path):
 
 def test_dataset_names_match_the_loader():
     assert set(params._registry("dataset")) == set(data.DATASETS)
+
+
+def test_the_chance_loss_uses_each_dataset_s_class_count():
+    for name in ("digits", "mnist5k"):   # the two that load in seconds; the rest share the 10 labels
+        assert params.DATASET_CLASSES[name] == data.load_dataset(name).n_classes
+    assert set(params.DATASET_CLASSES) == set(data.DATASETS) - {"gaussian"}
+
+
+def test_the_chance_loss_bound_follows_the_dataset_and_skips_an_unknown_k():
+    # at the chance loss itself: refused; just below it: accepted; with "gaussian" (K not fixed by the
+    # name) the bound is skipped, so only > 0 applies
+    ranges = {"dataset": "dataset", "target_loss": "float>0 <chance_loss"}
+    ln10 = 2.302585092994046
+    with pytest.raises(figures.ParameterError, match=r"< the chance loss \(ln 10 = 2\.303"):
+        params.check_ranges("gc_learning_rate", {"dataset": "digits", "target_loss": ln10}, ranges=ranges)
+    params.check_ranges("gc_learning_rate", {"dataset": "digits", "target_loss": 2.30}, ranges=ranges)
+    params.check_ranges("gc_learning_rate", {"dataset": "gaussian", "target_loss": 5.0}, ranges=ranges)
+    # without a dataset among the values, the notebook's default (digits) gives K
+    with pytest.raises(figures.ParameterError, match="10 classes of digits"):
+        params.check_ranges("gc_learning_rate", {"target_loss": 2.5}, ranges=ranges)

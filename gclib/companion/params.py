@@ -20,7 +20,10 @@ Spec grammar (``|`` separates alternatives, e.g. ``none | int>=1``)::
     int BOUNDS               an integer;  float BOUNDS: a finite number (an int is accepted)
                              BOUNDS: zero or more of  >X  >=X  <X  <=X  (space-separated or not), where X is
                              a number or the name of another parameter of the figure (its value bounds this
-                             one: ``int>=1 <=n_train``)
+                             one: ``int>=1 <=n_train``), or ``chance_loss``: ln K for the figure's
+                             ``dataset`` of K classes, the cross-entropy of a uniform guess (a training
+                             target at or above it asks for no learning; skipped for a dataset whose K is
+                             not fixed by its name, e.g. gaussian)
     {a, b, c}                one of these strings
     list[SPEC] MODIFIERS     a list (or tuple) whose every element matches SPEC; MODIFIERS:
                                nonempty     at least one element
@@ -167,10 +170,31 @@ def parse_spec(text: str, *, where: str = "range spec") -> tuple:
         raise ParameterError(f"{where}: bad range spec {text!r}: {err}") from None
 
 
+# ---------------------------------------------------------------- derived bounds
+# classes of each named dataset (not loaded to know it; tests/test_param_values.py checks these against the
+# loaders); "gaussian" is left out: its K is a loader argument, 0 (regression) by default
+DATASET_CLASSES = {"fashion_mnist": 10, "mnist5k": 10, "digits": 10, "cifar10": 10, "cifar10_standin": 10}
+
+
+def _derived(values: dict, defaults: dict | None = None) -> dict:
+    """The named quantities a bound may use beside the parameters: ``chance_loss`` = ln K of the dataset
+    (``values``' own, else the notebook default in ``defaults``), absent when K is not known by name."""
+    dataset = values.get("dataset", (defaults or {}).get("dataset"))
+    k = DATASET_CLASSES.get(dataset) if isinstance(dataset, str) else None
+    return {"chance_loss": math.log(k)} if k else {}
+
+
 # ---------------------------------------------------------------- descriptions
 def _bounds_text(bounds, values: dict | None) -> str:
     parts = []
     for op, x in bounds:
+        if x == "chance_loss":
+            dataset = (values or {}).get("dataset")
+            k = DATASET_CLASSES.get(dataset) if isinstance(dataset, str) else None
+            ref = (f" (ln {k} = {math.log(k):.3f}, a uniform guess over the {k} classes of {dataset})" if k
+                   else " (ln K, a uniform guess over the dataset's K classes)")
+            parts.append(f"{op} the chance loss{ref}")
+            continue
         ref = f" ({values[x]!r})" if isinstance(x, str) and values and x in values else ""
         parts.append(f"{op} {x}{ref}")
     return " and ".join(parts)
@@ -343,14 +367,21 @@ def check_ranges(figure: str, values: dict, *, notebooks_dir=None, ranges: dict 
     naming one that is absent is skipped). Returns ``values``; raises :class:`ParameterError`
     ``parameter 'NAME' of FIGURE must be …, got VALUE`` (one line) on the first bad value."""
     ranges = get_figure(figure, notebooks_dir).ranges if ranges is None else ranges
+    context = None
     for name, value in values.items():
         if name not in ranges:
             continue
         specs = parse_spec(str(ranges[name]), where=f"profiles.yaml[{figure}][ranges][{name}]")
-        notes = [_fails(s, value, values) for s in specs]
+        if context is None and "chance_loss" in str(ranges[name]):
+            spec = notebook_parameters(figure, notebooks_dir) if "dataset" not in values else {}
+            defaults = {"dataset": spec["dataset"].default} if "dataset" in spec else {}
+            context = {**defaults, **values}
+            context.update(_derived(context))
+        where = values if context is None else context
+        notes = [_fails(s, value, where) for s in specs]
         if all(n is not None for n in notes):
             note = next((n for n in notes if n), "")
-            raise ParameterError(f"parameter {name!r} of {figure} must be {_join(specs, values)}, "
+            raise ParameterError(f"parameter {name!r} of {figure} must be {_join(specs, where)}, "
                                  f"got {value!r}{note}")
     return values
 
