@@ -19,7 +19,7 @@ from gclib.validate import check_choice, check_positive_int, check_real
 
 __all__ = ["spearman", "spearman_columns", "percentile_ci", "bootstrap_ci", "spearman_ci", "trend_summary",
            "peak_index", "peak_prominence", "seed_mean_spearman", "seed_mean_spread", "page_trend",
-           "min_page_p", "per_block_spearman", "seed_interval", "holm", "trend_strength"]
+           "min_page_p", "per_block_spearman", "seed_interval", "verdict_interval", "holm", "trend_strength"]
 
 _DIGITS = 12
 
@@ -437,6 +437,31 @@ def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
                     "text": f"n = {n} {seeds}; {level:.0%} bootstrap interval ({method})"}
     return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n,
             "text": f"n = {n} {seeds}; range (the bootstrap failed)"}
+
+
+def verdict_interval(ci, n: int, *, unit: str = "seeds", method: str = "percentile", values=None,
+                     level: float = 0.95) -> dict:
+    """The interval a pre-registered verdict was judged with, labelled as the spec asks [spec fixed
+    2026-12-03 in shared/papers/README.md]: its method and its n beside it. It changes no verdict.
+
+    ``ci``: the verdict's (lo, hi), a bootstrap over ``n`` independent ``unit`` (seeds, or initializations
+    for a histogram's multinomial resampling). When ``unit`` is "seeds" and n < 5 no bootstrap interval is
+    shown: the range of ``values`` (the per-seed values, required then) as :func:`seed_interval` gives it.
+    Returns ``{"kind": "bootstrap", "method", "lo", "hi", "n", "unit", "level", "text"}``, or the range
+    (or "n/a" with a non-finite bound)."""
+    check_positive_int("n", n)
+    check_real("level", level, low=0, high=1, low_open=True, high_open=True)
+    if not isinstance(unit, str) or not unit or not isinstance(method, str) or not method:
+        raise TypeError(f"unit and method must be non-empty strings, got {unit!r}, {method!r}")
+    if unit == "seeds" and n < 5:
+        if values is None:
+            raise ValueError(f"below 5 seeds (n = {n}) the range is shown: pass the per-seed values")
+        return seed_interval(values, level=level)
+    lo, hi = (float(v) for v in ci)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return {"kind": "n/a", "reason": "non-finite interval", "n": n}
+    return {"kind": "bootstrap", "method": method, "lo": lo, "hi": hi, "n": n, "unit": unit, "level": level,
+            "text": f"n = {n:,} {unit}; {level:.0%} bootstrap interval ({method})"}
 
 
 def holm(pvalues) -> list:

@@ -25,6 +25,17 @@ def test_a_three_seed_trend_shows_page_its_smallest_p_and_a_range_not_an_interva
     assert strength.interval_text(c) == "range -1 … -1 (n = 3 seeds; range, not an interval)"
 
 
+def test_a_labelled_interval_shows_its_method_n_and_unit():
+    from gclib.stats import verdict_interval
+
+    c = {"stats": {"interval": verdict_interval((0.25, 0.5), 10_000_000, unit="initializations per histogram",
+                                                method="percentile")}}
+    assert strength.interval_text(c) == ("[0.25, 0.5] (percentile, n = 10,000,000 initializations per "
+                                         "histogram)")
+    c = {"stats": {"interval": verdict_interval((0.25, 0.5), 10, values=range(10))}}
+    assert strength.interval_text(c) == "[0.25, 0.5] (percentile, n = 10 seeds)"
+
+
 def test_a_block_with_a_missing_run_is_left_out_and_said_so():
     c = _claim({0: [4, 3, 2, 1], 1: [5, 4.5, float("nan"), 2], 2: [6, 5, 4, 3.5]})
     assert "n = 2, k = 4" in strength.trend_text(c) and "1 block left out" in strength.trend_text(c)

@@ -11,7 +11,15 @@ import pytest
 
 from gclib.companion.format import tally, tally_text, verdict
 from gclib.companion.scorecard import Scorecard, record_trend_checks
-from gclib.stats import holm, min_page_p, page_trend, per_block_spearman, seed_interval, trend_strength
+from gclib.stats import (
+    holm,
+    min_page_p,
+    page_trend,
+    per_block_spearman,
+    seed_interval,
+    trend_strength,
+    verdict_interval,
+)
 
 ORDER = [0.0, 1e-3, 1e-2, 1e-1]
 
@@ -191,6 +199,23 @@ def test_seed_interval_falls_back_to_percentile_and_is_never_nan():
         seed_interval([1.0, 2.0], level=1.0)
     with pytest.raises(ValueError, match="seed"):
         seed_interval([1.0, 2.0], seed=-1)
+
+
+def test_verdict_interval_labels_the_verdicts_own_bootstrap_and_never_bootstraps_below_five_seeds():
+    # from 5 seeds: the verdict's own interval, unchanged, with its method and n
+    iv = verdict_interval((0.3, 0.9), 5, values=[0.2, 0.4, 0.6, 0.8, 1.0])
+    assert iv == {"kind": "bootstrap", "method": "percentile", "lo": 0.3, "hi": 0.9, "n": 5, "unit": "seeds",
+                  "level": 0.95, "text": "n = 5 seeds; 95% bootstrap interval (percentile)"}
+    # below 5 seeds: the range of the per-seed values, as seed_interval gives it
+    assert verdict_interval((0.3, 0.9), 3, values=[0.2, 0.7, 0.5]) == seed_interval([0.2, 0.7, 0.5])
+    with pytest.raises(ValueError, match="per-seed values"):
+        verdict_interval((0.3, 0.9), 3)
+    # a histogram's multinomial resampling: n is the initializations, a bootstrap at any n
+    big = verdict_interval((-0.2, 0.1), 10_000_000, unit="initializations per histogram", method="percentile")
+    assert big["n"] == 10_000_000 and big["text"].startswith("n = 10,000,000 initializations per histogram")
+    assert verdict_interval((float("nan"), 1.0), 7)["kind"] == "n/a"
+    with pytest.raises(ValueError, match="n"):
+        verdict_interval((0.0, 1.0), 0)
 
 
 # ---------------------------------------------------------------- Holm

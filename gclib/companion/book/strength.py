@@ -58,8 +58,10 @@ def interval_text(claim: dict) -> str | None:
         return f"range {lo} … {hi} (n = {n} seeds; range, not an interval)"
     if kind in ("n/a", None):
         return f"n/a ({md_cell(iv.get('reason') or 'no values')})"
+    unit = f" {md_cell(iv['unit'])}" if iv.get("unit") else ""
+    n_text = f"{n:,}" if isinstance(n, int) else f"{n}"
     return (f"[{fmt_number(iv.get('lo'))}, {fmt_number(iv.get('hi'))}] ({md_cell(iv.get('method') or kind)}, "
-            f"n = {n})")
+            f"n = {n_text}{unit})")
 
 
 def holm_column(claims: list[dict]) -> dict[int, float | None]:
