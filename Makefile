@@ -16,13 +16,14 @@ MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: setup system-deps test test-fast book bench lint clean help paper-results
+.PHONY: setup system-deps test test-fast book bench costs lint clean help paper-results
 
 help:
 	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first, JOBS at a time)"
 	@echo "make test                            full test suite (unit, notebooks, nbval, book, browser)"
 	@echo "make test-fast                       unit tests only"
 	@echo "make bench                           ratio benchmarks against the naive baselines"
+	@echo "make costs                           re-time the README's cost rows (benchmarks/costs.json)"
 	@echo "make paper-results                   regenerate the committed paper-profile results (results/paper)"
 
 $(STAMP): pyproject.toml
@@ -67,6 +68,11 @@ paper-results: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/run_all.py
+
+# re-time the README cost rows this machine can time itself (smoke run cold/warm, paper dry run, book size)
+# into benchmarks/costs.json; steps measured elsewhere are entered with `benchmarks/costs.py add`
+costs: $(STAMP)
+	$(PYTHON) benchmarks/costs.py measure
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gclib tests benchmarks notebooks

@@ -231,3 +231,73 @@ def test_notebook_runtime_prose_agrees_with_profiles(nb_path):
     cell_id, text = _first_markdown(nb_path)
     problems = runtime_mismatches(text, est)
     assert not problems, f"{nb_path.name} cell {cell_id}: " + "; ".join(problems)
+
+
+# ------------------------------------------------------------------------------------ README cost table
+COSTS = ROOT / "benchmarks" / "costs.json"
+# README cost row (a substring of its first cell) -> the costs.json steps whose times its second cell
+# quotes, in the order it prints them (the paper-profile rows are checked against their provenance in
+# tests/test_paper_results.py)
+COST_ROWS = {
+    "`make setup` on a new machine": ["setup"],
+    "`make test` on a fresh clone": ["make_test", "make_test_pytest", "make_test_2026_11_28"],
+    "`gclib run all --profile smoke --jobs 2`": ["smoke_cold", "smoke_warm"],
+    "`gclib run all --profile paper --dry-run --jobs 2`": ["paper_dry_run"],
+    "`gclib run all --profile cpu --jobs 1`": ["cpu_all"],
+    "`make book JOBS=2` (cpu profile), cold": ["book_cold"],
+    "`make book` again with nothing changed": ["book_warm"],
+    "built book": ["book_size_mb"],
+}
+DURATION = re.compile(r"(\d+) min (\d+) s|(\d+(?:\.\d+)?) s\b|(\d+(?:\.\d+)?) MB\b")
+
+
+def _costs_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## What it costs here")
+    return text[start:text.find("\n## ", start + 1)]
+
+
+def _printed_like(printed: re.Match, step: dict) -> str:
+    """The record's value in the printed form of ``printed`` (minutes and seconds, seconds with the printed
+    decimals, or megabytes)."""
+    if printed.group(4) is not None:
+        value, text = step["megabytes"], printed.group(4)
+    else:
+        value = step["seconds"]
+        if printed.group(1) is not None:
+            m, s = divmod(round(value), 60)
+            return f"{m} min {s} s"
+        text = printed.group(3)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return f"{value:.{decimals}f}" + (" MB" if printed.group(4) is not None else " s")
+
+
+def test_the_cost_record_names_its_command_date_and_how_for_every_step():
+    steps = json.loads(COSTS.read_text(encoding="utf-8"))["steps"]
+    assert set(steps) == {s for ids in COST_ROWS.values() for s in ids}
+    for name, step in steps.items():
+        assert step["command"] and step["how"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", step["date"]), name
+        assert (step.get("seconds") is not None) != ("megabytes" in step), name
+
+
+def test_readme_cost_rows_agree_with_the_cost_record():
+    steps = json.loads(COSTS.read_text(encoding="utf-8"))["steps"]
+    section = _costs_section()
+    rows = {r[0]: r[1] for r in _table_rows(section)}
+    errors = []
+    for key, ids in COST_ROWS.items():
+        (label,) = [lab for lab in rows if key in lab] or [None]
+        assert label is not None, f"README's cost table has no row containing {key!r}"
+        printed = list(DURATION.finditer(rows[label]))
+        assert len(printed) == len(ids), (label, rows[label], ids)
+        for m, step_id in zip(printed, ids):
+            want = _printed_like(m, steps[step_id])
+            if m.group(0) != want:
+                errors.append(f"{key}: README {m.group(0)!r}, costs.json[{step_id}] {want!r}")
+        count = re.search(r"\((\d+) tests", label)
+        if count and "count" in steps[ids[0]]:
+            if int(count.group(1)) != steps[ids[0]]["count"]:
+                errors.append(f"{key}: README {count.group(1)} tests, costs.json {steps[ids[0]]['count']}")
+    head = section.split("\n|", 1)[0]
+    assert "benchmarks/costs.json" in head, "the cost table's header must name its record"
+    assert not errors, "\n".join(errors)
