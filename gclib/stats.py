@@ -390,7 +390,7 @@ def per_block_spearman(table, *, block: str, treatment: str, value: str) -> dict
     return out
 
 
-def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
+def seed_interval(values, *, level: float = 0.95, seed: int = 0, unit: str = "seeds") -> dict:
     """The spread of a per-seed statistic over seeds, as the spec allows it [spec fixed 2026-12-03 in
     shared/papers/README.md]: no bootstrap interval from fewer than 5 seeds (or independent replicates).
 
@@ -404,7 +404,9 @@ def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
       interval: keys kind ("bootstrap"), method ("BCa" or "percentile"), lo, hi, n, level, estimate (the
       mean) and text. Should both fail, the range with a text saying so.
 
-    Never NaN. ``level`` in (0, 1); ``seed`` an int ≥ 0.
+    Never NaN. ``level`` in (0, 1); ``seed`` an int ≥ 0; ``unit``: what the n values are, plural (the
+    blocks of a trend: "seeds", or "targets" where targets are the blocks), kept under ``unit`` and used in
+    the text.
     """
     from scipy.stats import bootstrap
 
@@ -418,9 +420,11 @@ def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
     n = int(arr.size)
     if n == 0:
         return {"kind": "n/a", "reason": "no values", "n": 0}
-    seeds = "seed" if n == 1 else "seeds"
+    if not isinstance(unit, str) or not unit:
+        raise TypeError(f"unit must be a non-empty string, got {unit!r}")
+    seeds = unit[:-1] if n == 1 and unit.endswith("s") else unit
     if n < 5:
-        return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n,
+        return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n, "unit": unit,
                 "text": f"n = {n} {seeds}; range, not an interval"}
     for method in ("BCa", "percentile"):
         try:
@@ -432,10 +436,10 @@ def seed_interval(values, *, level: float = 0.95, seed: int = 0) -> dict:
             continue
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if math.isfinite(lo) and math.isfinite(hi):
-            return {"kind": "bootstrap", "method": method, "lo": lo, "hi": hi, "n": n, "level": level,
-                    "estimate": float(arr.mean()),
+            return {"kind": "bootstrap", "method": method, "lo": lo, "hi": hi, "n": n, "unit": unit,
+                    "level": level, "estimate": float(arr.mean()),
                     "text": f"n = {n} {seeds}; {level:.0%} bootstrap interval ({method})"}
-    return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n,
+    return {"kind": "range", "lo": float(arr.min()), "hi": float(arr.max()), "n": n, "unit": unit,
             "text": f"n = {n} {seeds}; range (the bootstrap failed)"}
 
 
@@ -504,9 +508,10 @@ def trend_strength(table, treatment: str, *, value: str = "gc", block: str = "se
         _check_table(table, {"block": block, "treatment": treatment, "value": value, "valid": valid})
         page = {"L": None, "p": None, "method": None, "n": 0, "k": 0, "p_min": None, "blocks_left_out": 0,
                 "blocks_left_out_ids": [], "direction": direction, "reason": "no grid values"}
-        return {"page": page, "per_seed_rho": {}, "interval": seed_interval([], level=level)}
+        return {"page": page, "per_seed_rho": {}, "interval": seed_interval([], level=level)}  # n/a
     per = per_block_spearman(table, block=block, treatment=treatment, value=value)
     return {"page": page_trend(table, block=block, treatment=treatment, value=value, order=levels,
                                direction=direction, valid=valid),
             "per_seed_rho": per,
-            "interval": seed_interval([r for r in per.values() if r is not None], level=level)}
+            "interval": seed_interval([r for r in per.values() if r is not None], level=level,
+                                      unit="seeds" if block == "seed" else f"{block}s")}

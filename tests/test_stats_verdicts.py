@@ -170,8 +170,11 @@ def test_per_block_spearman_gives_one_rho_per_seed_and_none_not_nan():
 # ---------------------------------------------------------------- interval or range over seeds
 def test_seed_interval_is_a_range_below_five_seeds():
     iv = seed_interval([-1.0, -0.8, -0.9])
-    assert iv == {"kind": "range", "lo": -1.0, "hi": -0.8, "n": 3,
+    assert iv == {"kind": "range", "lo": -1.0, "hi": -0.8, "n": 3, "unit": "seeds",
                   "text": "n = 3 seeds; range, not an interval"}
+    by_target = seed_interval([0.1, 1.0, 0.7, 0.98], unit="targets")  # gr_width: targets are the blocks
+    assert by_target["unit"] == "targets" and by_target["text"] == "n = 4 targets; range, not an interval"
+    assert seed_interval([0.3], unit="targets")["text"] == "n = 1 target; range, not an interval"
     assert seed_interval([0.5, np.nan, None])["n"] == 1  # non-finite values are left out first
     assert seed_interval([]) == {"kind": "n/a", "reason": "no values", "n": 0}
     assert seed_interval([np.nan])["kind"] == "n/a"
@@ -323,7 +326,7 @@ def test_record_trend_checks_attaches_the_strength_to_the_rho_claim_and_a_range_
     trend = record_trend_checks(card, "G2", "l2", final)
     rho, drop = card.claims
     assert set(drop.stats) == {"interval"} and set(rho.stats) == {"page", "per_seed_rho", "interval"}
-    assert drop.stats["interval"] == {"kind": "range", "lo": -3.0, "hi": -2.5, "n": 3,
+    assert drop.stats["interval"] == {"kind": "range", "lo": -3.0, "hi": -2.5, "n": 3, "unit": "seeds",
                                       "text": "n = 3 seeds; range, not an interval"}
     page = rho.stats["page"]
     assert page["direction"] == "decreasing" and page["method"] == "exact"

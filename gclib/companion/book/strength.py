@@ -55,7 +55,9 @@ def interval_text(claim: dict) -> str | None:
     kind, n = iv.get("kind"), iv.get("n")
     if kind == "range":
         lo, hi = fmt_number(iv.get("lo")), fmt_number(iv.get("hi"))
-        return f"range {lo} … {hi} (n = {n} seeds; range, not an interval)"
+        unit = iv.get("unit") or "seeds"
+        unit = unit[:-1] if n == 1 and unit.endswith("s") else unit
+        return f"range {lo} … {hi} (n = {n} {md_cell(unit)}; range, not an interval)"
     if kind in ("n/a", None):
         return f"n/a ({md_cell(iv.get('reason') or 'no values')})"
     unit = f" {md_cell(iv['unit'])}" if iv.get("unit") else ""
