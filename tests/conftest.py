@@ -13,6 +13,12 @@ os.environ["GCLIB_CACHE_DIR"] = _CACHE
 # (gclib.companion.runner.DEFAULT_THREADS): the committed smoke outputs are the same on any core count.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
+# The instruction set too (gclib.companion.runner.REFERENCE_ISA: AVX2 on x86-64): the committed smoke outputs
+# nbval compares are then the same on an AVX-512 and an AVX2 machine.
+from gclib.companion.runner import reference_isa_env  # noqa: E402
+
+os.environ.update(reference_isa_env())
+
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)

@@ -4,7 +4,8 @@
 Usage (from the repository root): .venv/bin/python tools/refresh_notebook.py notebooks/gc_l2.ipynb [...]
 
 Each notebook runs with papermill in notebooks/ (so its figures go to the git-ignored notebooks/figures/),
-with one intra-op thread per kernel as the runner does,
+with one intra-op thread per kernel as the runner does and the reference instruction set (AVX2 on x86-64,
+``gclib.companion.runner.REFERENCE_ISA``) as the tests use,
 then papermill's timestamps, durations and the injected-parameters bookkeeping are removed, leaving only
 the kernelspec and the cell outputs nbval compares.
 """
@@ -32,6 +33,10 @@ def main(paths):
     # committed outputs are then the same on a 2-core and a 16-core machine
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
+    # and the reference instruction set (AVX2 on x86-64), as tests/conftest.py sets it for nbval
+    from gclib.companion.runner import reference_isa_env
+
+    os.environ.update(reference_isa_env())
     for p in map(Path, paths):
         pm.execute_notebook(str(p), str(p), cwd=str(p.parent), kernel_name="python3", progress_bar=False)
         nb = strip(nbformat.read(p, as_version=4))

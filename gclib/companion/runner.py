@@ -38,12 +38,21 @@ from gclib.experiments import cache
 
 __all__ = ["RunError", "RunResult", "Job", "cache_key", "run_figure", "prepare", "execute", "cached",
            "locked", "run_locked", "usable_cores", "check_threads", "check_writable", "read_json",
-           "write_atomic", "run_paths", "figure_dir", "DEFAULT_THREADS", "LOCK_NAME", "DRY_RUN_DIR"]
+           "write_atomic", "run_paths", "figure_dir", "DEFAULT_THREADS", "LOCK_NAME", "DRY_RUN_DIR",
+           "reference_isa_env"]
 
 #: intra-op threads of every kernel the runner starts, unless asked otherwise: the same figure then prints
 #: the same numbers on a 2-core and a 16-core machine, and N kernels run side by side on N cores
 DEFAULT_THREADS = 1
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: the instruction set the committed smoke outputs are computed with (x86-64 with AVX2): torch's own kernels
+#: (ATen), MKL and oneDNN are held to AVX2, and NumPy's AVX-512 dispatch targets are switched off
+#: (:func:`reference_isa_env`), so that an AVX-512 machine prints the same digits as an AVX2 one.
+#: Measured 2026-12-04: without it, the smoke runs of gc_learning_rate (GC 46.7 vs 46.6) and gc_batch_size
+#: (a run "collapsed" vs "not_reached") differ between an AVX-512 and an AVX2 EPYC, and again at ATen's
+#: "default" (no SIMD) level. Used by the tests and tools/refresh_notebook.py, not by user runs (full speed).
+REFERENCE_ISA = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                 "ONEDNN_MAX_CPU_ISA": "AVX2"}
 KERNEL_NAME = "python3"  # jupyter_client starts "python" kernels with sys.executable: this (venv) interpreter
 SUCCESS = "success"
 #: matplotlib backend of every kernel the runner starts: figures are embedded in the executed notebook.
@@ -200,6 +209,29 @@ def check_threads(threads) -> int:
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ParameterError(f"threads must be an integer >= 1, got {threads!r}")
     return threads
+
+
+def reference_isa_env(cpuinfo: str | None = None) -> dict[str, str]:
+    """:data:`REFERENCE_ISA` where this CPU has AVX2 (``/proc/cpuinfo`` flags, or ``cpuinfo`` text), else
+    ``{}`` (another architecture: its outputs differ anyway, and ATen would refuse the value)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return {}
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
+                  if line.startswith("flags")), [])
+    if "avx2" not in flags:
+        return {}
+    env = dict(REFERENCE_ISA)
+    try:  # NumPy's own runtime dispatch: its AVX-512 targets off (names as this NumPy spells them)
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    wide = [f for f in __cpu_dispatch__ if "AVX512" in f or f == "X86_V4"]
+    if wide:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(wide)
+    return env
 
 
 def usable_cores() -> int:
