@@ -290,14 +290,10 @@ def _is_bool_column(column) -> bool:
 
 
 def min_page_p(n: int, k: int) -> float:
-    """The smallest p-value Page's exact test can give with ``n`` blocks and ``k`` treatments:
-    (1/k!)^n, the null probability that every block ranks the k treatments in the claimed order
-    (each of the k! rankings of a block equally likely, blocks independent). E.g. 3 seeds × 4 grid values:
-    (1/24)³ ≈ 7.2e-5. [Page 1963; spec fixed 2026-12-03 in shared/papers/README.md]
-
-    ``n``: int ≥ 0 (blocks; n = 0 gives 1), ``k``: int ≥ 1 (treatments). Returns a float; 0.0 where
-    (k!)^n exceeds the float range (n · log10 k! > ~308, far beyond any grid here).
-    """
+    """The smallest p-value Page's exact test can give with ``n`` ≥ 0 blocks and ``k`` ≥ 1 treatments:
+    (1/k!)^n, the null probability that every block ranks the k treatments in the claimed order (the k!
+    rankings of a block equally likely, blocks independent); 3 seeds × 4 grid values: (1/24)³ ≈ 7.2e-5; 0.0
+    past the float range. [Page 1963; spec fixed 2026-12-03 in shared/papers/README.md]"""
     check_positive_int("n", n, allow_zero=True)
     check_positive_int("k", k)
     return 1 / math.factorial(k) ** n
@@ -393,21 +389,13 @@ def per_block_spearman(table, *, block: str, treatment: str, value: str) -> dict
 def seed_interval(values, *, level: float = 0.95, seed: int = 0, unit: str = "seeds") -> dict:
     """The spread of a per-seed statistic over seeds, as the spec allows it [spec fixed 2026-12-03 in
     shared/papers/README.md]: no bootstrap interval from fewer than 5 seeds (or independent replicates).
-
-    Non-finite values (NaN, None, ±inf) are left out first; n = the number left.
-
-    - n = 0: ``{"kind": "n/a", "reason": "no values", "n": 0}``.
-    - 1 ≤ n < 5: the range, ``{"kind": "range", "lo": min, "hi": max, "n": n, "text": "n = 3 seeds; range,
-      not an interval"}``.
-    - n ≥ 5: ``scipy.stats.bootstrap`` of the mean (9,999 resamples, ``default_rng(seed)``), BCa; if BCa
-      fails or gives a non-finite bound (e.g. constant values: its acceleration is 0/0) the percentile
-      interval: keys kind ("bootstrap"), method ("BCa" or "percentile"), lo, hi, n, level, estimate (the
-      mean) and text. Should both fail, the range with a text saying so.
-
-    Never NaN. ``level`` in (0, 1); ``seed`` an int ≥ 0; ``unit``: what the n values are, plural (the
-    blocks of a trend: "seeds", or "targets" where targets are the blocks), kept under ``unit`` and used in
-    the text.
-    """
+    Non-finite values (NaN, None, ±inf) are left out first; n = the number left. n = 0: ``{"kind": "n/a",
+    "reason": "no values", "n": 0}``. 1 ≤ n < 5: the range, ``{"kind": "range", "lo", "hi", "n", "unit",
+    "text": "n = 3 seeds; range, not an interval"}``. n ≥ 5: ``scipy.stats.bootstrap`` of the mean (9,999
+    resamples, ``default_rng(seed)``), BCa, else (a failure or a non-finite bound, e.g. constant values) the
+    percentile interval: kind "bootstrap", method, lo, hi, n, unit, level, estimate (the mean), text; should
+    both fail, the range saying so. Never NaN. ``unit``: what the n values are, plural ("seeds", or "targets"
+    where targets are a trend's blocks)."""
     from scipy.stats import bootstrap
 
     check_real("level", level, low=0, high=1, low_open=True, high_open=True)
@@ -445,21 +433,17 @@ def seed_interval(values, *, level: float = 0.95, seed: int = 0, unit: str = "se
 
 def verdict_interval(ci, n: int, *, unit: str = "seeds", method: str = "percentile", values=None,
                      level: float = 0.95) -> dict:
-    """The interval a pre-registered verdict was judged with, labelled as the spec asks [spec fixed
-    2026-12-03 in shared/papers/README.md]: its method and its n beside it. It changes no verdict.
-
-    ``ci``: the verdict's (lo, hi), a bootstrap over ``n`` independent ``unit`` (seeds, or initializations
-    for a histogram's multinomial resampling). When ``unit`` is "seeds" and n < 5 no bootstrap interval is
-    shown: the range of ``values`` (the per-seed values, required then) as :func:`seed_interval` gives it.
-    Returns ``{"kind": "bootstrap", "method", "lo", "hi", "n", "unit", "level", "text"}``, or the range
-    (or "n/a" with a non-finite bound)."""
+    """The interval ``ci`` a pre-registered verdict was judged with (a bootstrap over ``n`` independent
+    ``unit``: seeds, or initializations for a histogram's multinomial resampling), labelled with its method
+    and n as the spec asks [fixed 2026-12-03, shared/papers/README.md]; changes no verdict. Below 5 seeds the
+    range of ``values`` (the per-seed values, required then) instead, as :func:`seed_interval` gives it."""
     check_positive_int("n", n)
     check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     if not isinstance(unit, str) or not unit or not isinstance(method, str) or not method:
         raise TypeError(f"unit and method must be non-empty strings, got {unit!r}, {method!r}")
+    if unit == "seeds" and n < 5 and values is None:
+        raise ValueError(f"below 5 seeds (n = {n}) the range is shown: pass the per-seed values")
     if unit == "seeds" and n < 5:
-        if values is None:
-            raise ValueError(f"below 5 seeds (n = {n}) the range is shown: pass the per-seed values")
         return seed_interval(values, level=level)
     lo, hi = (float(v) for v in ci)
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -470,13 +454,10 @@ def verdict_interval(ci, n: int, *, unit: str = "seeds", method: str = "percenti
 
 def holm(pvalues) -> list:
     """Holm's step-down adjusted p-values [Holm 1979; spec fixed 2026-12-03 in shared/papers/README.md:
-    across each paper's trend claims at one profile].
-
-    With the m given p-values sorted, p_(1) ≤ … ≤ p_(m): p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) · p_(j))
-    (monotone in i, capped at 1); H_(i) is rejected at family-wise level α iff p̃_(i) ≤ α. ``pvalues``: a
-    sequence of numbers in [0, 1] or None (a claim with no p: passed through as None and not counted in
-    m). Returns a list in the input order. E.g. [0.01, 0.04, 0.03, 0.005] → [0.03, 0.06, 0.06, 0.02].
-    """
+    across each paper's trend claims at one profile]: with p_(1) ≤ … ≤ p_(m), p̃_(i) = max_{j ≤ i} min(1,
+    (m − j + 1) · p_(j)); H_(i) is rejected at family-wise α iff p̃_(i) ≤ α. ``pvalues``: numbers in [0, 1]
+    or None (no p: passed through, not counted in m); input order kept. [0.01, 0.04, 0.03, 0.005] → [0.03,
+    0.06, 0.06, 0.02]."""
     if isinstance(pvalues, (str, bytes)) or not hasattr(pvalues, "__iter__"):
         raise TypeError(f"pvalues must be a sequence of numbers or None, got {pvalues!r}")
     ps = list(pvalues)
@@ -499,16 +480,16 @@ def trend_strength(table, treatment: str, *, value: str = "gc", block: str = "se
     from a tidy table with one row per block × grid value: ``{"page": page_trend(...), "per_seed_rho":
     per_block_spearman(...), "interval": seed_interval(the per-block ρ)}``. ``order``: the grid values in
     the claimed order (default: ascending); ``direction``: "increasing" or "decreasing" along it; blocks with
-    a missing or NaN cell, or ``valid`` False (a run that did not reach its target), leave Page's test whole.
-    An empty ``table`` (no grid value in the set) gives Page "n/a" (reason "no grid values"), no per-seed ρ
-    and an "n/a" interval. They change no verdict."""
+    a missing or NaN cell, or ``valid`` False (a run that did not reach its target), leave Page's test whole;
+    an empty ``table`` gives Page "n/a" ("no grid values"), no per-seed ρ and an "n/a" interval. They change
+    no verdict."""
     levels = sorted(table[treatment].unique().tolist()) if order is None else list(order)
     if not levels:  # an empty set (e.g. no lr past the stability edge in a capped run): n/a, never an error
-        check_choice("direction", direction, _DIRECTIONS)
         _check_table(table, {"block": block, "treatment": treatment, "value": value, "valid": valid})
         page = {"L": None, "p": None, "method": None, "n": 0, "k": 0, "p_min": None, "blocks_left_out": 0,
-                "blocks_left_out_ids": [], "direction": direction, "reason": "no grid values"}
-        return {"page": page, "per_seed_rho": {}, "interval": seed_interval([], level=level)}  # n/a
+                "blocks_left_out_ids": [], "direction": check_choice("direction", direction, _DIRECTIONS),
+                "reason": "no grid values"}
+        return {"page": page, "per_seed_rho": {}, "interval": seed_interval([], level=level)}
     per = per_block_spearman(table, block=block, treatment=treatment, value=value)
     return {"page": page_trend(table, block=block, treatment=treatment, value=value, order=levels,
                                direction=direction, valid=valid),
