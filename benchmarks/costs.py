@@ -45,15 +45,9 @@ MEASURED = {
 
 
 def machine(load: bool = True) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    from run_all import cpu_model  # the bench record's reading of the CPU (benchmarks/ is on sys.path)
+
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "load_average": [round(x, 2) for x in os.getloadavg()] if load else None}
 
 

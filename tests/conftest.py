@@ -11,6 +11,7 @@ _CACHE = tempfile.mkdtemp(prefix="gclib-test-cache-")
 os.environ["GCLIB_CACHE_DIR"] = _CACHE
 # One intra-op thread in this process and in every kernel it starts (nbval's included), the runner's rule
 # (gclib.companion.runner.DEFAULT_THREADS): the committed smoke outputs are the same on any core count.
+# Set before anything imports torch (it reads them at import): hence the names here, not runner.THREAD_VARS.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 # The instruction set too (gclib.companion.runner.REFERENCE_ISA: AVX2 on x86-64): the committed smoke outputs

@@ -50,11 +50,16 @@ def _record() -> dict:
     return json.loads(RECORD.read_text(encoding="utf-8"))
 
 
-def _performance_section() -> str:
+def _section(heading: str) -> str:
+    """README's section that starts with ``heading``, up to the next ``## `` heading."""
     text = README.read_text(encoding="utf-8")
-    start = text.index("## Performance")
+    start = text.index(heading)
     end = text.find("\n## ", start + 1)
     return text[start:end if end > 0 else None]
+
+
+def _performance_section() -> str:
+    return _section("## Performance")
 
 
 def _table_rows(section: str) -> list[list[str]]:
@@ -251,10 +256,6 @@ COST_ROWS = {
 DURATION = re.compile(r"(\d+) min (\d+) s|(\d+(?:\.\d+)?) s\b|(\d+(?:\.\d+)?) MB\b")
 
 
-def _costs_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("## What it costs here")
-    return text[start:text.find("\n## ", start + 1)]
 
 
 def _printed_like(printed: re.Match, step: dict) -> str:
@@ -282,7 +283,7 @@ def test_the_cost_record_names_its_command_date_and_how_for_every_step():
 
 def test_readme_cost_rows_agree_with_the_cost_record():
     steps = json.loads(COSTS.read_text(encoding="utf-8"))["steps"]
-    section = _costs_section()
+    section = _section("## What it costs here")
     rows = {r[0]: r[1] for r in _table_rows(section)}
     errors = []
     for key, ids in COST_ROWS.items():

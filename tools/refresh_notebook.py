@@ -30,12 +30,11 @@ def strip(nb):
 
 def main(paths):
     # one intra-op thread in the kernel, the runner's rule (gclib.companion.runner.DEFAULT_THREADS): the
-    # committed outputs are then the same on a 2-core and a 16-core machine
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    # and the reference instruction set (AVX2 on x86-64), as tests/conftest.py sets it for nbval
-    from gclib.companion.runner import reference_isa_env
+    # committed outputs are then the same on a 2-core and a 16-core machine; and the reference instruction
+    # set (AVX2 on x86-64), as tests/conftest.py sets both for nbval
+    from gclib.companion.runner import DEFAULT_THREADS, THREAD_VARS, reference_isa_env
 
+    os.environ.update({var: str(DEFAULT_THREADS) for var in THREAD_VARS})
     os.environ.update(reference_isa_env())
     for p in map(Path, paths):
         pm.execute_notebook(str(p), str(p), cwd=str(p.parent), kernel_name="python3", progress_bar=False)

@@ -176,11 +176,16 @@ def parse_spec(text: str, *, where: str = "range spec") -> tuple:
 DATASET_CLASSES = {"fashion_mnist": 10, "mnist5k": 10, "digits": 10, "cifar10": 10, "cifar10_standin": 10}
 
 
-def _derived(values: dict, defaults: dict | None = None) -> dict:
-    """The named quantities a bound may use beside the parameters: ``chance_loss`` = ln K of the dataset
-    (``values``' own, else the notebook default in ``defaults``), absent when K is not known by name."""
-    dataset = values.get("dataset", (defaults or {}).get("dataset"))
-    k = DATASET_CLASSES.get(dataset) if isinstance(dataset, str) else None
+def _classes(values: dict | None) -> tuple:
+    """(dataset, K) for ``values``' dataset; K is None when not known by name."""
+    dataset = (values or {}).get("dataset")
+    return dataset, DATASET_CLASSES.get(dataset) if isinstance(dataset, str) else None
+
+
+def _derived(values: dict) -> dict:
+    """The named quantities a bound may use beside the parameters: ``chance_loss`` = ln K of ``values``'
+    dataset, absent when K is not known by name."""
+    k = _classes(values)[1]
     return {"chance_loss": math.log(k)} if k else {}
 
 
@@ -189,8 +194,7 @@ def _bounds_text(bounds, values: dict | None) -> str:
     parts = []
     for op, x in bounds:
         if x == "chance_loss":
-            dataset = (values or {}).get("dataset")
-            k = DATASET_CLASSES.get(dataset) if isinstance(dataset, str) else None
+            dataset, k = _classes(values)
             ref = (f" (ln {k} = {math.log(k):.3f}, a uniform guess over the {k} classes of {dataset})" if k
                    else " (ln K, a uniform guess over the dataset's K classes)")
             parts.append(f"{op} the chance loss{ref}")
