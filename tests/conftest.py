@@ -16,7 +16,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 # The instruction set too (gclib.companion.runner.REFERENCE_ISA: AVX2 on x86-64): the committed smoke outputs
 # nbval compares are then the same on an AVX-512 and an AVX2 machine.
-from gclib.companion.runner import reference_isa_env  # noqa: E402
+from gclib.companion.run.numerics import reference_isa_env  # noqa: E402
 
 os.environ.update(reference_isa_env())
 
@@ -79,7 +79,7 @@ def smoke_runs(smoke_cli):
     """
     from pathlib import Path
 
-    from gclib.companion.parallel import run_all
+    from gclib.companion.run.parallel import run_all
 
     out, proc = smoke_cli
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -15,7 +15,7 @@ import pytest
 from book_fixtures import REPO, article_text, built_book, copy_book, html_pages, strip_tags
 
 from gclib.companion.book import build as bookgen
-from gclib.companion.book.runs import BookBuildError
+from gclib.companion.errors import BookBuildError
 
 pytestmark = pytest.mark.book
 
@@ -175,7 +175,7 @@ def test_paper_results_are_shown_beside_the_book_profile(book):
     """Each figure page has an "At paper scale" section: the committed paper result (its figure, verdicts
     beside the book's, device, date and wall time) or, where none is committed, that it needs a GPU with
     the command; the scorecard page and the landing table have a paper-profile column with counts."""
-    from gclib.companion.results import committed_results
+    from gclib.companion.run.committed import committed_results
 
     committed = committed_results()
     assert committed, "results/paper holds no committed result"
@@ -298,7 +298,7 @@ def test_api_reference_documents_public_functions(book):
                 assert name in documented, (page_name, module, name, sorted(documented)[:20])
     index = strip_tags((book.html / "api" / "index.html").read_text())
     for module in ("gclib.complexity", "gclib.sampling", "gclib.stats", "gclib.experiments.train",
-                   "gclib.experiments.runs", "gclib.companion.scorecard", "gclib.companion.runner"):
+                   "gclib.experiments.runs", "gclib.companion.kernel.judge", "gclib.companion.run"):
         assert module in index
     assert "one house with three wings" in index.lower()
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from gclib.companion.book import strength
-from gclib.companion.scorecard import Scorecard
+from gclib.companion.kernel.judge import Scorecard
 from gclib.stats import min_page_p, trend_strength
 
 

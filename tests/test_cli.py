@@ -15,9 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gclib.companion import cli, figures, parallel, runner
+from gclib.companion import cli, figures, run
 from gclib.companion.book.index import notebooks_readme
 from gclib.companion.book.runs import load_profiles
+from gclib.companion.run import parallel
+from gclib.companion.run.cache import LOCK_NAME
 from gclib.experiments import cache
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -106,7 +108,7 @@ def test_run_overrides_cache_and_force(tmp_path):
     d = out / "fx_demo"
     # the outputs, and the figure's lock file (kept: deleting a flock'ed file races with a waiting run)
     assert {p.name for p in d.iterdir()} == {
-        runner.LOCK_NAME,
+        LOCK_NAME,
         "fx_demo.ipynb",
         "fx_demo.png",
         "fx_demo.svg",
@@ -248,7 +250,7 @@ def test_book_runs_stale_figures_then_builds(tmp_path, monkeypatch, capsys, in_p
     assert ran == [("smoke", tmp_path)]
     assert calls == [(figures.repo_root() / "book", tmp_path, True)]
 
-    failed = runner.RunResult(
+    failed = run.RunResult(
         "fx_demo",
         "failed",
         "smoke",

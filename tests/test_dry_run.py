@@ -72,15 +72,16 @@ def test_device_auto_falls_back_to_the_cpu_with_one_line(dry_runs):
 
 
 def test_dry_run_needs_caps_and_is_keyed_apart(tmp_path, monkeypatch):
-    from gclib.companion import runner
+    from gclib.companion import run
+    from gclib.companion.run.job import figure_dir
 
     params = figures.resolve_parameters("gc_l2", "paper", dry_run=True)
     real = figures.resolve_parameters("gc_l2", "paper")
     assert params["profile"] == figures.DRY_RUN_PROFILE and params["steps"] < real["steps"]
     assert params["model"] == real["model"] == "resnet"
-    dry_key = runner.cache_key("gc_l2", params, profile="paper", dry_run=True)
-    assert runner.cache_key("gc_l2", real, profile="paper") != dry_key
-    assert runner.figure_dir(tmp_path, "gc_l2", dry_run=True) == tmp_path / "_dry_run" / "gc_l2"
+    dry_key = run.cache_key("gc_l2", params, profile="paper", dry_run=True)
+    assert run.cache_key("gc_l2", real, profile="paper") != dry_key
+    assert figure_dir(tmp_path, "gc_l2", dry_run=True) == tmp_path / "_dry_run" / "gc_l2"
     fixtures = Path(__file__).parent / "fixtures"
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(fixtures))
     with pytest.raises(figures.ParameterError, match="no dry_run caps"):

@@ -12,8 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from gclib import dominance, sampling  # noqa: E402
-from gclib.companion import dominance_plots as plotting  # noqa: E402
-from gclib.companion.plotting import set_style  # noqa: E402
+from gclib.companion.kernel import draw as plotting  # noqa: E402
+from gclib.companion.kernel.draw import set_style  # noqa: E402
 from gclib.experiments import double_descent as dd  # noqa: E402
 from gclib.experiments import init_loss as ge  # noqa: E402
 

@@ -130,10 +130,11 @@ def test_cache_scopes_list_what_a_computation_can_run():
     assert {"complexity.py", "sampling.py", "experiments/train.py",
             "experiments/calibration/gc_flatness.csv"} <= training
     assert not any(f.startswith("companion/") for f in training)
-    assert figure - training == {f"companion/{m}" for m in ("scorecard.py", "plotting.py", "regime_plots.py",
-                                                             "dominance_plots.py")}
+    kernel = {p.relative_to(PKG).as_posix() for p in (PKG / "companion" / "kernel").rglob("*.py")}
+    assert kernel and figure - training == kernel | {"companion/outputs.py", "companion/format.py"}
     table = {p.relative_to(PKG).as_posix() for p in cache.scope_files("table")}
-    assert figure - table == {"stats.py", "companion/scorecard.py"}  # verdicts, never a table's number
+    judge = {f for f in kernel if f.startswith("companion/kernel/judge/")}
+    assert judge and figure - table == {"stats.py", "companion/format.py"} | judge  # never a table's number
     with pytest.raises(ValueError, match="scope"):
         cache.scope_files("book")
 
@@ -141,11 +142,14 @@ def test_cache_scopes_list_what_a_computation_can_run():
 @pytest.mark.parametrize("edited, training_changes, figure_changes, table_changes", [
     ("complexity.py", True, True, True),
     ("experiments/train.py", True, True, True),
-    ("companion/plotting.py", False, True, True),
-    ("companion/dominance_plots.py", False, True, True),
+    ("companion/kernel/draw/style.py", False, True, True),
+    ("companion/kernel/draw/histograms.py", False, True, True),
+    ("companion/outputs.py", False, True, True),
     ("stats.py", True, True, False),
-    ("companion/scorecard.py", False, True, False),
-    ("companion/runner.py", False, False, False),
+    ("companion/kernel/judge/claims.py", False, True, False),
+    ("companion/format.py", False, True, False),
+    ("companion/run/runner.py", False, False, False),
+    ("companion/figures/check.py", False, False, False),
     ("companion/cli.py", False, False, False),
     ("companion/book/build.py", False, False, False),
 ])

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gclib.companion import results
 from gclib.companion.cli import main
-from gclib.companion.figures import read_profiles
-from gclib.companion.runner import run_figure
+from gclib.companion.figures import fits_cpu, read_profiles
+from gclib.companion.locations import results_dir
+from gclib.companion.run import committed as results
+from gclib.companion.run import run_figure
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = results.committed_results()
@@ -22,7 +23,7 @@ PROVENANCE_KEYS = {"figure", "profile", "parameters", "git_sha", "versions", "de
 
 
 def test_the_committed_set_is_every_figure_that_fits_the_cpu():
-    fits = results.fits_cpu()
+    fits = fits_cpu()
     assert fits and sorted(COMMITTED) == sorted(fits), \
         "run `make paper-results` (or mark the figure in profiles.yaml)"
     profiles = read_profiles(REPO / "notebooks" / "profiles.yaml")
@@ -64,7 +65,7 @@ def test_committed_result_carries_its_provenance_table_and_figure(figure):
 
 
 def _copy_result(tmp_path, figure="gr_hypersphere") -> Path:
-    src = results.results_dir() / figure
+    src = results_dir() / figure
     dst = tmp_path / figure
     shutil.copytree(src, dst)
     return tmp_path
@@ -125,11 +126,11 @@ def test_make_paper_results_finds_every_committed_result_in_its_cache():
     paper-results` rejudges from the tables and the refreshed files are committed). Checked without
     running anything."""
     from gclib.companion.figures import resolve_parameters
-    from gclib.companion.runner import cache_key
+    from gclib.companion.run import cache_key
 
     make = (REPO / "Makefile").read_text()
     assert "run all --profile paper --fits-cpu --device cpu --threads 2 --jobs 1" in make
-    for figure in results.fits_cpu():
+    for figure in fits_cpu():
         key = cache_key(figure, resolve_parameters(figure, "paper", None, "cpu"), profile="paper", threads=2)
         prov = COMMITTED[figure].provenance
         assert prov["status"] == "success" and prov["cache_key"] == key, \
@@ -141,7 +142,7 @@ def test_the_cheapest_committed_figure_reproduces(tmp_path):
     """gr_hypersphere rerun at the paper profile (the committed thread count, on the CPU) gives the
     committed scorecard and tables: its numbers are closed forms and a seeded NumPy Monte Carlo, so they
     agree exactly (a relative 1e-12 is allowed for summation order on another BLAS)."""
-    committed = results.results_dir() / "gr_hypersphere"
+    committed = results_dir() / "gr_hypersphere"
     prov = json.loads((committed / "gr_hypersphere.provenance.json").read_text())
     res = run_figure("gr_hypersphere", profile="paper", device="cpu", threads=prov["threads"],
                      out_dir=tmp_path)
@@ -194,10 +195,10 @@ def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp
 
 
 def test_only_notebooks_whose_verdicts_read_their_tables_are_rejudged():
-    from gclib.companion.rejudge import verdicts_from_tables
+    from gclib.companion.run.rejudge import verdicts_from_tables
 
     marked = {p.stem for p in (REPO / "notebooks").glob("*.ipynb") if verdicts_from_tables(p)}
-    assert set(results.fits_cpu()) <= marked  # every committed figure can be rejudged
+    assert set(fits_cpu()) <= marked  # every committed figure can be rejudged
     assert "gc_l2" not in marked  # its verdict cells use the kernel's training runs: a change reruns it
 
 

@@ -9,7 +9,10 @@ import nbformat
 import papermill
 import pytest
 
-from gclib.companion import cli, figures, parallel, params
+from gclib.companion import cli, figures
+from gclib.companion.figures import check
+from gclib.companion.figures import ranges as grammar
+from gclib.companion.run import parallel
 from gclib.experiments import data
 
 FIGURES = [f.id for f in figures.list_figures(figures.notebook_directory(None))]
@@ -180,11 +183,11 @@ def test_run_all_checks_every_figure_first(no_kernel, monkeypatch):
 
 def test_a_missing_fashion_mnist_is_refused_with_the_install_hint(monkeypatch, tmp_path):
     monkeypatch.setenv("GCLIB_FASHION_MNIST", str(tmp_path))
-    assert params.dataset_missing("fashion_mnist") == (
+    assert grammar.dataset_missing("fashion_mnist") == (
         f"Fashion-MNIST not found: no train-images-idx3-ubyte.gz in {tmp_path}; install it with `apt-get "
         "install dataset-fashion-mnist` or set GCLIB_FASHION_MNIST to the directory holding the four IDX "
         "files")
-    assert params.dataset_missing("digits") is None and params.dataset_missing("gaussian") is None
+    assert grammar.dataset_missing("digits") is None and grammar.dataset_missing("gaussian") is None
 
 
 @pytest.mark.parametrize("figure", FIGURES)
@@ -193,7 +196,7 @@ def test_every_parameter_has_a_range_and_every_range_a_parameter(figure):
     ranges = figures.get_figure(figure).ranges
     assert sorted(ranges) == sorted(names), f"profiles.yaml[{figure}][ranges] must name exactly {names}"
     for name, spec in ranges.items():
-        params.parse_spec(spec, where=f"{figure}.{name}")
+        grammar.parse_spec(spec, where=f"{figure}.{name}")
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper", "dry-run"])
@@ -203,14 +206,14 @@ def test_every_profile_value_is_in_range(figure, profile):
     on_cpu = "device" in figures.get_figure(figure).profiles["paper"] and profile in ("paper", "dry-run")
     resolved = figures.resolve_parameters(figure, "paper" if profile == "dry-run" else profile,
                                           device="cpu" if on_cpu else None, dry_run=profile == "dry-run")
-    params.check_values(figure, resolved)
+    check.check_values(figure, resolved)
 
 
 def test_the_notebook_check_cell_uses_the_same_rule():
     defaults = {n: p.default for n, p in figures.notebook_parameters("gc_l2").items()}
-    params.check_parameters("gc_l2", defaults)
+    check.check_parameters("gc_l2", defaults)
     with pytest.raises(figures.ParameterError) as err:
-        params.check_parameters("gc_l2", {**defaults, "n_train": 0})
+        check.check_parameters("gc_l2", {**defaults, "n_train": 0})
     assert str(err.value) == "parameter 'n_train' of gc_l2 must be an integer >= 1, got 0"
 
 
@@ -227,14 +230,14 @@ def test_the_notebook_check_cell_uses_the_same_rule():
                              "dataset's K classes)"),
 ])
 def test_spec_grammar_in_words(spec, words):
-    assert params.describe_spec(spec) == words
+    assert grammar.describe_spec(spec) == words
 
 
 @pytest.mark.parametrize("spec", ["", "int>>1", "integer", "list[int] sorted", "list[int", "{a,}",
                                   "float>x y"])
 def test_a_malformed_spec_is_refused(spec):
     with pytest.raises(figures.ParameterError, match=r"^here: bad range spec"):
-        params.parse_spec(spec, where="here")
+        grammar.parse_spec(spec, where="here")
 
 
 def test_params_shows_the_range_column():
@@ -280,13 +283,13 @@ def test_a_papermill_run_stops_at_the_check_cell(tmp_path):
 
 
 def test_dataset_names_match_the_loader():
-    assert set(params._registry("dataset")) == set(data.DATASETS)
+    assert set(grammar.registry("dataset")) == set(data.DATASETS)
 
 
 def test_the_chance_loss_uses_each_dataset_s_class_count():
     for name in ("digits", "mnist5k"):   # the two that load in seconds; the rest share the 10 labels
-        assert params.DATASET_CLASSES[name] == data.load_dataset(name).n_classes
-    assert set(params.DATASET_CLASSES) == set(data.DATASETS) - {"gaussian"}
+        assert grammar.DATASET_CLASSES[name] == data.load_dataset(name).n_classes
+    assert set(grammar.DATASET_CLASSES) == set(data.DATASETS) - {"gaussian"}
 
 
 def test_the_chance_loss_bound_follows_the_dataset_and_skips_an_unknown_k():
@@ -295,9 +298,9 @@ def test_the_chance_loss_bound_follows_the_dataset_and_skips_an_unknown_k():
     ranges = {"dataset": "dataset", "target_loss": "float>0 <chance_loss"}
     ln10 = 2.302585092994046
     with pytest.raises(figures.ParameterError, match=r"< the chance loss \(ln 10 = 2\.303"):
-        params.check_ranges("gc_learning_rate", {"dataset": "digits", "target_loss": ln10}, ranges=ranges)
-    params.check_ranges("gc_learning_rate", {"dataset": "digits", "target_loss": 2.30}, ranges=ranges)
-    params.check_ranges("gc_learning_rate", {"dataset": "gaussian", "target_loss": 5.0}, ranges=ranges)
+        check.check_ranges("gc_learning_rate", {"dataset": "digits", "target_loss": ln10}, ranges=ranges)
+    check.check_ranges("gc_learning_rate", {"dataset": "digits", "target_loss": 2.30}, ranges=ranges)
+    check.check_ranges("gc_learning_rate", {"dataset": "gaussian", "target_loss": 5.0}, ranges=ranges)
     # without a dataset among the values, the notebook's default (digits) gives K
     with pytest.raises(figures.ParameterError, match="10 classes of digits"):
-        params.check_ranges("gc_learning_rate", {"target_loss": 2.5}, ranges=ranges)
+        check.check_ranges("gc_learning_rate", {"target_loss": 2.5}, ranges=ranges)

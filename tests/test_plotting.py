@@ -6,7 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from gclib.companion.plotting import output_dir, savefig, set_style  # noqa: E402
+from gclib.companion.kernel.draw import savefig, set_style  # noqa: E402
+from gclib.companion.outputs import output_dir  # noqa: E402
 
 
 def _figure():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from gclib.companion.runner import REFERENCE_ISA, reference_isa_env
+from gclib.companion.run.numerics import REFERENCE_ISA, reference_isa_env
 
 AVX2_CPU = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
 

@@ -18,8 +18,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from gclib.companion import parallel, runner
-from gclib.companion.figures import ParameterError, resolve_parameters
+from gclib.companion import run
+from gclib.companion.errors import CacheWarning, ParameterError
+from gclib.companion.figures import resolve_parameters
+from gclib.companion.run import parallel
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -92,15 +94,15 @@ def _kill_group(proc, root=None):
 def test_kernel_threads_are_set_and_recorded(tmp_path, monkeypatch):
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
     for threads in (1, 2):
-        res = runner.run_figure("fx_demo", out_dir=tmp_path / str(threads), threads=threads)
+        res = run.run_figure("fx_demo", out_dir=tmp_path / str(threads), threads=threads)
         nb = nbformat.read(res.notebook, as_version=4)
         printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert f"torch threads: {threads}" in printed
         assert json.loads(res.provenance.read_text())["threads"] == threads
-    one = runner.cache_key("fx_demo", resolve_parameters("fx_demo"), threads=1)
-    assert one != runner.cache_key("fx_demo", resolve_parameters("fx_demo"), threads=2)
+    one = run.cache_key("fx_demo", resolve_parameters("fx_demo"), threads=1)
+    assert one != run.cache_key("fx_demo", resolve_parameters("fx_demo"), threads=2)
     with pytest.raises(ParameterError, match="threads"):
-        runner.run_figure("fx_demo", out_dir=tmp_path, threads=0)
+        run.run_figure("fx_demo", out_dir=tmp_path, threads=0)
     with pytest.raises(ParameterError, match="jobs"):
         parallel.run_all(out_dir=tmp_path, jobs=0)
 
@@ -124,7 +126,7 @@ def test_run_all_longest_expected_first(tmp_path, monkeypatch):
 
     def fake(job, force=False):
         order.append(job.figure)
-        return runner.RunResult(job.figure, "ran", job.profile, job.parameters, job.directory,
+        return run.RunResult(job.figure, "ran", job.profile, job.parameters, job.directory,
                                 job.directory / "x.ipynb", job.directory / "p.json", None, 0.0, job.cache_key)
 
     monkeypatch.setattr(parallel, "_figure_task", fake)
@@ -242,14 +244,14 @@ def test_two_runs_of_one_figure_do_not_interleave(tmp_path):
 @pytest.mark.parametrize("what", ["provenance", "scorecard", "notebook"])
 def test_corrupt_figure_cache_entries_are_recomputed_with_one_warning(tmp_path, monkeypatch, what):
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
-    first = runner.run_figure("fx_demo", out_dir=tmp_path)
+    first = run.run_figure("fx_demo", out_dir=tmp_path)
     target = {"provenance": first.provenance, "scorecard": first.scorecard, "notebook": first.notebook}[what]
     target.write_text(target.read_text()[: len(target.read_text()) // 2])  # truncated
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        again = runner.run_figure("fx_demo", out_dir=tmp_path)
+        again = run.run_figure("fx_demo", out_dir=tmp_path)
     assert again.status == "ran"
-    msgs = [str(w.message) for w in caught if issubclass(w.category, runner.CacheWarning)]
+    msgs = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
     assert len(msgs) == 1 and "\n" not in msgs[0] and what in msgs[0], msgs
     assert json.loads(again.provenance.read_text())["status"] == "success"
 

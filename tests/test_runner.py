@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gclib.companion import figures, parallel, runner
-from gclib.companion.figures import ParameterError
+from gclib.companion import figures, run
+from gclib.companion.errors import ParameterError
+from gclib.companion.run import launch, parallel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -157,20 +158,20 @@ def test_parameters_cell_must_hold_literals(tmp_path):
 def test_cache_key_tracks_parameters_profile_and_cell_sources(tmp_path):
     _copy_fixture(tmp_path)
     params = figures.resolve_parameters("fx_demo", notebooks_dir=tmp_path)
-    key = runner.cache_key("fx_demo", params, notebooks_dir=tmp_path)
+    key = run.cache_key("fx_demo", params, notebooks_dir=tmp_path)
     assert re.fullmatch(r"[0-9a-f]{64}", key)
-    assert runner.cache_key("fx_demo", dict(params), notebooks_dir=tmp_path) == key
-    assert runner.cache_key("fx_demo", {**params, "n": 4}, notebooks_dir=tmp_path) != key
-    assert runner.cache_key("fx_demo", params, profile="cpu", notebooks_dir=tmp_path) != key
+    assert run.cache_key("fx_demo", dict(params), notebooks_dir=tmp_path) == key
+    assert run.cache_key("fx_demo", {**params, "n": 4}, notebooks_dir=tmp_path) != key
+    assert run.cache_key("fx_demo", params, profile="cpu", notebooks_dir=tmp_path) != key
     path = tmp_path / "fx_demo.ipynb"
     nb = json.loads(path.read_text())
     nb["metadata"]["papermill"] = {"anything": 1}  # metadata and outputs are not part of the key
     nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
     path.write_text(json.dumps(nb))
-    assert runner.cache_key("fx_demo", params, notebooks_dir=tmp_path) == key
+    assert run.cache_key("fx_demo", params, notebooks_dir=tmp_path) == key
     nb["cells"][-1]["source"] = "print(card.summary(digits=3))"
     path.write_text(json.dumps(nb))
-    assert runner.cache_key("fx_demo", params, notebooks_dir=tmp_path) != key
+    assert run.cache_key("fx_demo", params, notebooks_dir=tmp_path) != key
 
 
 def test_sweep_rejects_bad_grid_before_starting_dask(tmp_path):
@@ -207,7 +208,7 @@ def test_kernel_shutdown_sends_no_interrupt():
     import signal
 
     async def main():
-        km = runner.env_kernel_manager({})(kernel_name=runner.KERNEL_NAME)
+        km = launch.env_kernel_manager({})(kernel_name=launch.KERNEL_NAME)
         await km.start_kernel()
         kc = km.client()
         kc.start_channels()

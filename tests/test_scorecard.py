@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gclib.companion.scorecard import Scorecard, load_scorecards
+from gclib.companion.kernel.judge import Scorecard, load_scorecards
 from gclib.stats import bootstrap_ci, peak_index, peak_prominence, spearman_ci, trend_summary
 
 
@@ -131,7 +131,7 @@ def test_peak_statistics_reject_bad_curves(curve):
 
 # ---------------------------------------------------------------- protocols, reported values, v2 statistics
 def test_v2_claims_carry_the_protocol_and_context_values_have_no_verdict(tmp_path):
-    from gclib.companion.scorecard import PROTOCOL_NOTES
+    from gclib.companion.kernel.judge import PROTOCOL_NOTES
 
     card = Scorecard("gc_x", profile="cpu")
     card.record("G6.rho", statistic=-0.9, threshold=-0.8, direction="<=", passed=True, description="v1 check")

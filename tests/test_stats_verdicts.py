@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gclib.companion.format import tally, tally_text, verdict
-from gclib.companion.scorecard import Scorecard, record_trend_checks
+from gclib.companion.kernel.judge import Scorecard, record_trend_checks, tally, tally_text, verdict
 from gclib.stats import (
     holm,
     min_page_p,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from gclib.companion import regime_plots
+from gclib.companion.kernel.draw import regimes as regime_plots
 from gclib.complexity import geometric_complexity
 from gclib.experiments import calibration, models
 from gclib.experiments.dirichlet_1d import interpolation_runs
@@ -22,7 +22,7 @@ matplotlib.use("agg")
 def test_every_v2_figure_has_a_calibration_record_on_a_seed_no_verdict_uses(figure):
     import yaml
 
-    from gclib.companion.figures import notebook_directory
+    from gclib.companion.locations import notebook_directory
 
     table = calibration.load(figure)
     assert len(table) > 0 and (table["seed"] == 100).all()

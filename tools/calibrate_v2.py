@@ -17,7 +17,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from gclib.companion.runner import repo_root, run_figure
+from gclib.companion.locations import repo_root
+from gclib.companion.run import run_figure
 
 SEED = 100
 #: figure -> (the candidate overrides run on the calibration seed, the table the notebook saves)

@@ -32,7 +32,8 @@ def main(paths):
     # one intra-op thread in the kernel, the runner's rule (gclib.companion.runner.DEFAULT_THREADS): the
     # committed outputs are then the same on a 2-core and a 16-core machine; and the reference instruction
     # set (AVX2 on x86-64), as tests/conftest.py sets both for nbval
-    from gclib.companion.runner import DEFAULT_THREADS, THREAD_VARS, reference_isa_env
+    from gclib.companion.run.job import DEFAULT_THREADS, THREAD_VARS
+    from gclib.companion.run.numerics import reference_isa_env
 
     os.environ.update({var: str(DEFAULT_THREADS) for var in THREAD_VARS})
     os.environ.update(reference_isa_env())

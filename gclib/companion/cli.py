@@ -1,22 +1,24 @@
 """``gclib list | params | run | sweep | book``: rerun any figure notebook with new parameters.
 
-A thin layer over :mod:`gclib.companion.runner`: argument parsing, tables, messages and exit codes (0 ok, 1
-a notebook failed, 2 bad input — detected before any notebook starts; the cases: ``errors.ERROR_TABLE``).
+A thin layer over :mod:`gclib.companion.run` and :mod:`gclib.companion.book`: argument parsing, tables,
+messages and exit codes (0 ok, 1 a notebook failed, 2 bad input — detected before any notebook starts; the
+cases: :data:`gclib.companion.errors.ERROR_TABLE`).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from gclib.companion import figures, parallel, runner
-from gclib.companion.errors import ERROR_TABLE
-from gclib.companion.figures import ParameterError
+from gclib.companion import figures
+from gclib.companion.book.index import notebooks_readme
+from gclib.companion.errors import ERROR_TABLE, ParameterError, RunError
 from gclib.companion.format import seconds, text_table
-from gclib.companion.params import parameter_ranges
-from gclib.companion.results import fits_cpu, results_dir
-from gclib.companion.runner import RunError
+from gclib.companion.kernel.judge.verdicts import fraction_text
+from gclib.companion.locations import default_out_dir, notebook_directory, repo_root, results_dir
+from gclib.companion.outputs import read_json
+from gclib.companion.run import parallel, runner
+from gclib.companion.run.job import DEFAULT_THREADS, figure_dir
 
 __all__ = ["main"]
 
@@ -89,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="figures run at once, `all` only (default: the usable cores)")
 
     def threads_option(p):
-        p.add_argument("--threads", type=int, default=runner.DEFAULT_THREADS, metavar="T",
-                       help=f"intra-op threads of each kernel (default {runner.DEFAULT_THREADS}; recorded in "
+        p.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="T",
+                       help=f"intra-op threads of each kernel (default {DEFAULT_THREADS}; recorded in "
                             "the provenance)")
 
     p = add("run", "execute one figure notebook (or all) with papermill")
@@ -132,16 +134,14 @@ def _pairs(pairs, what: str, parse) -> dict:
 
 
 def _cmd_list(args) -> int:
-    from gclib.companion.book.index import notebooks_readme
-
     if args.readme:
-        path = figures.notebook_directory() / "README.md"
+        path = notebook_directory() / "README.md"
         path.write_text(notebooks_readme(), encoding="utf-8")
         print(f"wrote {path}")
         return 0
     rows = [["id", "paper", "family", "smoke", "cpu", "paper", "claim"]]
     figs = figures.list_figures()
-    listed = figures.read_profiles(figures.notebook_directory() / "profiles.yaml")
+    listed = figures.read_profiles(notebook_directory() / "profiles.yaml")
     orphans = set(listed) - {f.id for f in figs}
     if orphans:
         print(f"gclib: note: profiles.yaml lists figures with no notebook: {', '.join(sorted(orphans))}",
@@ -161,7 +161,7 @@ def _cmd_params(args) -> int:
                 if p == "smoke" or p in fig.profiles}  # shown as they are, even a value out of range here
     about = fig.title or fig.claim
     print(f"{fig.id}: {about}  ({fig.notebook.name})" if about else f"{fig.id}  ({fig.notebook.name})")
-    ranges = parameter_ranges(args.figure)
+    ranges = figures.parameter_ranges(args.figure)
     rows = [["name", "type", *(f"{p} (default)" if p == "smoke" else p for p in resolved), "range", "help"]]
     for name, prm in spec.items():
         typ = "any" if prm.default is None else prm.type.__name__
@@ -172,11 +172,11 @@ def _cmd_params(args) -> int:
 
 
 def _verdicts(path) -> str:
-    try:
-        claims = json.loads(Path(path).read_text())["claims"]
-    except (OSError, TypeError, ValueError, KeyError):
-        return ""
-    return f"scorecard {sum(c['passed'] for c in claims)}/{len(claims)} ✓"
+    """"scorecard 2/3 ✓ (+1 n/a)": the run's verdicts counted by the one rule
+    (:func:`~gclib.companion.kernel.judge.verdicts.fraction_text`); "" when there is no readable scorecard."""
+    card = read_json(path) if path is not None else None
+    claims = (card or {}).get("claims")
+    return f"scorecard {fraction_text(claims)}" if isinstance(claims, list) else ""
 
 
 def _report(res) -> None:
@@ -202,11 +202,11 @@ def _cmd_run(args) -> int:
             raise figures.ParameterError("--fits-cpu applies to `run all --profile paper` only "
                                          "(without --dry-run)")
         kw["out_dir"] = args.out or results_dir()
-        kw["figures"] = fits_cpu()
+        kw["figures"] = figures.fits_cpu()
     if args.dry_run:
         print(f"gclib: dry run of the {args.profile} profile: its models, data, optimizers and measurements "
               "with loops, seeds, steps and samples capped (profiles.yaml dry_run) — not a result; written "
-              f"to {runner.figure_dir(args.out, '<figure>', dry_run=True)}", file=sys.stderr)
+              f"to {figure_dir(args.out, '<figure>', dry_run=True)}", file=sys.stderr)
     if args.figure == "all":
         results = parallel.run_all(**kw, jobs=args.jobs)
     else:
@@ -242,7 +242,7 @@ def _cmd_sweep(args) -> int:
 
 def _cmd_book(args) -> int:
 
-    figures_dir = Path(args.out or figures.default_out_dir())
+    figures_dir = Path(args.out or default_out_dir())
     results = parallel.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads)
     for res in results:
         _report(res)
@@ -251,13 +251,10 @@ def _cmd_book(args) -> int:
         print(f"gclib: not building the book: {len(failed)} figure(s) failed: {', '.join(failed)}",
               file=sys.stderr)
         return 1
+    from gclib.companion.book.build import build_book  # noqa: PLC0415 (PyYAML and the book only here)
+
     try:
-        from gclib.companion.book.build import build_book
-    except ImportError as err:
-        print(f"gclib: cannot build the book: {err}", file=sys.stderr)
-        return 1
-    try:
-        html = build_book(figures.repo_root() / "book", figures_dir, strict=True)
+        html = build_book(repo_root() / "book", figures_dir, strict=True)
     except Exception as err:  # BookBuildError carries the tail of jupyter-book's log
         print(f"gclib: book build failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

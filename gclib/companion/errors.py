@@ -1,9 +1,31 @@
-"""The command line's failures in one table: every bad input and what the user sees (exit status and the
-one line on stderr). A leaf module: ``gclib run --help`` and the book's pages both show it, and the tests
-check each row against the command. [ours]
-"""
+"""Every exception of the companion wing, and the command line's failures in one table (a leaf: it imports
+nothing of the wing). ``gclib run --help`` and the book's pages show :data:`ERROR_TABLE`, and the tests check
+each row against the command. [ours]
 
-__all__ = ["ERROR_TABLE"]
+- :class:`ParameterError` — bad input (figure, profile, parameter, device, output directory), raised before
+  any kernel starts: exit status 2.
+- :class:`RunError` — a notebook could not be executed for a reason other than a failing cell (the kernel
+  died, an I/O error): exit status 1.
+- :class:`BookBuildError` — the book could not be generated or built.
+- :class:`CacheWarning` — a cache entry could not be read back and is recomputed (defined by the run cache,
+  :mod:`gclib.experiments.cache`, and shown here with the wing's other exceptions).
+"""
+from gclib.experiments.cache import CacheWarning
+
+__all__ = ["ParameterError", "RunError", "BookBuildError", "CacheWarning", "ERROR_TABLE"]
+
+
+class ParameterError(ValueError):
+    """Bad input (figure, profile, parameter, device, output directory), raised before any notebook starts."""
+
+
+class RunError(RuntimeError):
+    """A notebook could not be executed for a reason other than a failing cell (kernel died, I/O error)."""
+
+
+class BookBuildError(RuntimeError):
+    """The book could not be generated or built; the message ends with the tail of the build log."""
+
 
 ERROR_TABLE = """\
 | Case | Example | Exit | Message on stderr (one line) |

@@ -1,5 +1,6 @@
-"""The one place numbers, times, verdicts and tables are formatted for people: the command line's tables
-and the book's pages use these. [ours]
+"""The one place numbers, p-values, times and tables are formatted for people: the command line's tables,
+the scorecard summary and the book's pages use these (a leaf: it imports nothing of the wing). Which claims
+count as ✓, ✗ or n/a is a rule, not a format: :mod:`gclib.companion.kernel.judge.verdicts`. [ours]
 """
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import math
 import re
 import shlex
 
-__all__ = ["fmt_number", "fmt_ci", "fmt_threshold", "fixed", "verdict", "not_judged", "protocol_of", "tally",
-           "tally_text", "md_cell", "md_code", "code_span", "seconds", "est_times", "OVER_BUDGET_NOTE",
-           "wall", "shell_value", "md_table", "text_table", "DIRECTIONS"]
+from gclib.companion.aliases import moved_names
+
+__all__ = ["fmt_number", "fmt_ci", "fmt_threshold", "fmt_p", "fixed", "md_cell", "md_code", "code_span",
+           "seconds", "est_times", "OVER_BUDGET_NOTE", "wall", "shell_value", "md_table", "text_table",
+           "DIRECTIONS"]
 
 DIRECTIONS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+# the verdict rules of release 0.2 lived here; they are rules, not formats (one DeprecationWarning, until 0.4)
+__getattr__ = moved_names(__name__, dict.fromkeys(
+    ("verdict", "not_judged", "protocol_of", "tally", "tally_text"), "gclib.companion.kernel.judge.verdicts"))
+
+
 def fixed(x, digits: int) -> str:
     """``digits`` decimals; scientific only far outside that range (abs(x) < 10^-(digits+2) or
     ≥ 10^(digits+3)), so values near 10^-digits, e.g. 0.0098 and 0.0101, both print 0.01 (a switch of
@@ -63,60 +71,12 @@ def fmt_threshold(claim: dict) -> str:
     return f"{DIRECTIONS.get(d, d or '')} {fmt_number(t)}".strip()
 
 
-def verdict(claim: dict) -> str:
-    """"✓"/"✗"; "—" for a context value; "n/a" for a claim that could not be judged at its setting."""
-    if claim.get("direction") == "context":
-        return "—"
-    if not_judged(claim):
-        return "n/a"
-    return claim.get("verdict") or ("✓" if claim.get("passed") else "✗")
-
-
-def not_judged(claim: dict) -> bool:
-    """True for a claim recorded with ``Scorecard.record_not_judged`` (verdict "n/a")."""
-    return claim.get("verdict") == "n/a" or claim.get("reason") is not None
-
-
-def protocol_of(claim: dict) -> str:
-    return claim.get("protocol") or "v1"
-
-
-#: tally's keys that are not protocols
-_TALLY_EXTRA = ("context", "n/a")
-
-
-def tally(claims) -> dict:
-    """``{"v1": [✓, ✗], "v2": [✓, ✗], "context": n, "n/a": {"v1": n, "v2": n}}``: checked claims counted per
-    protocol (v1 and v2 never summed into one number), values shown as context (no verdict) apart, and
-    claims that could not be judged at their setting (verdict "n/a") apart from ✓ and ✗, per protocol."""
-    out = {"v1": [0, 0], "v2": [0, 0], "context": 0, "n/a": {"v1": 0, "v2": 0}}
-    for c in claims:
-        if c.get("direction") == "context":
-            out["context"] += 1
-        elif not_judged(c):
-            out["n/a"][protocol_of(c)] = out["n/a"].get(protocol_of(c), 0) + 1
-        else:
-            out.setdefault(protocol_of(c), [0, 0])[0 if c.get("passed") else 1] += 1
-    return out
-
-
-def tally_text(t: dict, *, bold: bool = False) -> str:
-    """"v1: 5 ✓ 2 ✗ · v2: 3 ✓ 1 ✗ 1 n/a (+2 shown as context)" (protocols without claims left out; "n/a"
-    only where a claim could not be judged)."""
-    b = "**" if bold else ""
-    na = t.get("n/a") or {}
-    parts = []
-    for p in t:
-        if p in _TALLY_EXTRA:
-            continue
-        (ok, bad), skipped = t[p], na.get(p, 0)
-        if ok + bad + skipped:
-            parts.append(f"{p}: {b}{ok} ✓{b} {b}{bad} ✗{b}" + (f" {b}{skipped} n/a{b}" if skipped else ""))
-    context = f" (+{t['context']} shown as context)" if t["context"] else ""
-    return " · ".join(parts or ["no checked claims"]) + context
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_<>\[\]|{}#])")
+
+
+def fmt_p(x) -> str:
+    """A p-value for a table: two significant digits below 0.01, three decimals above; — for None."""
+    return "—" if x is None else (f"{x:.2g}" if x < 0.01 else f"{x:.3f}")
 
 
 def md_cell(text: str) -> str:

@@ -6,14 +6,15 @@ the gclib version and a *fingerprint* of the source files the computation can ex
 
 - ``"training"`` — the core (``gclib/*.py``) and the experiments wing (``gclib/experiments/**.py`` and its
   calibration records): editing any of them invalidates every cached training run and every figure.
-- ``"figure"`` — the training scope plus the companion modules a notebook imports (``scorecard``,
-  ``plotting``, ``regime_plots``): editing those invalidates figures but no training run.
-- Editing the runner, the command line, the error table, the formatting helpers or the book generator
-  (the rest of ``gclib/companion``) invalidates nothing: they never change a number.
+- ``"figure"`` — the training scope plus what runs inside a figure's kernel: the companion's
+  ``kernel/`` folder (where claims are judged and figures drawn) and the two leaves it writes and prints with
+  (``outputs.py``, ``format.py``): editing those invalidates figures but no training run.
+- Editing anything else of the companion — the parameter catalogue, the runner, the command line, the book
+  generator — invalidates nothing: it never changes a number a kernel computes.
 - ``"table"`` — the code that produces a figure's per-run table and its images: the figure scope less the
-  statistics (``gclib/stats.py``) and the scorecard. It is the *code hash* of a committed result
-  (``gclib.companion.results``): a committed result is stale when it differs, while an edit of the
-  statistics or of the verdict cells leaves the numbers of the table standing.
+  statistics (``gclib/stats.py``), the judging (``companion/kernel/judge/``) and the formatting. It is the
+  *code hash* of a committed result (``gclib.companion.run.committed``): a committed result is stale when it
+  differs, while an edit of the statistics or of the verdict cells leaves the numbers of the table standing.
 
 Cache entries are written to a temporary name and moved into place (``os.replace``), so an interrupted
 write never leaves a half entry under the final name; an entry that cannot be read back (truncated,
@@ -36,10 +37,12 @@ __all__ = ["SCOPES", "CacheWarning", "scope_files", "source_fingerprint", "cache
            "load_entry", "store_entry"]
 
 SCOPES = ("training", "figure", "table")
-#: companion modules whose code runs inside a figure notebook (their edits change figures, not training)
-FIGURE_MODULES = ("scorecard.py", "plotting.py", "regime_plots.py", "dominance_plots.py")
-#: what the "table" scope leaves out of the "figure" scope: statistics and verdicts, never a table's number
-VERDICT_FILES = ("stats.py", "companion/scorecard.py")
+#: what runs inside a figure's kernel, relative to the companion wing: its ``kernel/`` folder and the leaves
+#: it writes and prints with (their edits change figures, not training)
+KERNEL_SIDE = ("kernel", "outputs.py", "format.py")
+#: what the "table" scope leaves out of the "figure" scope: statistics, judging and formatting, never a
+#: table's number
+VERDICT_SIDE = ("stats.py", "companion/kernel/judge", "companion/format.py")
 _PACKAGE = Path(gclib.__file__).resolve().parent
 
 
@@ -54,9 +57,13 @@ def scope_files(scope: str) -> list[Path]:
     files = list(_PACKAGE.glob("*.py")) + list((_PACKAGE / "experiments").rglob("*.py"))
     files += list((_PACKAGE / "experiments" / "calibration").glob("*.csv"))
     if scope in ("figure", "table"):
-        files += [_PACKAGE / "companion" / name for name in FIGURE_MODULES]
+        for name in KERNEL_SIDE:
+            path = _PACKAGE / "companion" / name
+            files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
     if scope == "table":
-        files = [f for f in files if f.relative_to(_PACKAGE).as_posix() not in VERDICT_FILES]
+        files = [f for f in files if not any(f.relative_to(_PACKAGE).as_posix() == v or
+                                             f.relative_to(_PACKAGE).as_posix().startswith(v + "/")
+                                             for v in VERDICT_SIDE)]
     return sorted(files)
 
 

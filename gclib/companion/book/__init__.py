@@ -1,1 +1,10 @@
-"""The book: generated pages (figure records, scorecard, gallery, tables) and the Jupyter Book build."""
+"""The book generator (outside every kernel: it reads what the runs left, never computes a number).
+
+- :mod:`gclib.companion.book.runs` — what a run left for the book: one figure folder as a ``FigureRun``
+- :mod:`gclib.companion.book.paper` — the committed paper-scale results beside the book's profile
+- :mod:`gclib.companion.book.strength` — how strong each verdict is: Page's test, per-block ρ, intervals, Holm
+- :mod:`gclib.companion.book.pages` — a figure's page: its executed notebook with the reproduction record
+- :mod:`gclib.companion.book.index` — the index pages: scorecard, landing table, gallery, family table
+- :mod:`gclib.companion.book.records` — committed measurement records (benchmarks) as includes
+- :mod:`gclib.companion.book.build` — write the generated pages, then ``jupyter-book build -W``
+"""

@@ -14,7 +14,6 @@ from gclib.companion.book.runs import (
     paper_of,
 )
 from gclib.companion.book.strength import (
-    fmt_p,
     holm_column,
     holm_sentence,
     interval_text,
@@ -27,15 +26,13 @@ from gclib.companion.format import (
     est_times,
     fmt_ci,
     fmt_number,
+    fmt_p,
     fmt_threshold,
     md_cell,
     md_table,
-    protocol_of,
     seconds,
-    tally,
-    tally_text,
-    verdict,
 )
+from gclib.companion.kernel.judge.verdicts import protocol_of, tally, tally_text, verdict
 
 __all__ = ["scorecard_page", "at_a_glance", "family_table", "gallery_page", "paper_times", "notebooks_readme",
            "error_table_markdown", "paper_results_table"]

@@ -9,6 +9,9 @@ import json
 from gclib.companion.book.paper import paper_section
 from gclib.companion.book.runs import FigureRun, notebook_title, paper_name, paper_of
 from gclib.companion.book.strength import interval_text, page_of, per_seed_text, trend_text
+from gclib.companion.errors import ParameterError
+from gclib.companion.figures.check import parameter_ranges
+from gclib.companion.figures.resolve import resolve_parameters
 from gclib.companion.format import (
     code_span,
     fmt_ci,
@@ -17,13 +20,10 @@ from gclib.companion.format import (
     md_cell,
     md_code,
     md_table,
-    protocol_of,
     shell_value,
-    tally,
-    tally_text,
-    verdict,
     wall,
 )
+from gclib.companion.kernel.judge.verdicts import protocol_of, tally, tally_text, verdict
 
 __all__ = ["figure_page", "exact_command", "parameters_table"]
 
@@ -76,8 +76,6 @@ def _verdicts(run: FigureRun) -> list[str]:
 def parameters_table(params: dict, figure: str | None = None) -> list[str]:
     if not params:
         return ["### Parameters", "", "No provenance record: parameters unknown."]
-    from gclib.companion.params import ParameterError, parameter_ranges  # ranges: profiles.yaml `ranges:`
-
     try:
         ranges = parameter_ranges(figure) if figure else {}
     except ParameterError:  # a figure not in this checkout's notebooks/ (e.g. a fixture): no ranges
@@ -143,10 +141,8 @@ def exact_command(fid: str, profile: str, params: dict) -> str:
     prof = profile if profile in ("smoke", "cpu", "paper") else "smoke"
     cmd = f"gclib run {fid} --profile {prof}"
     try:
-        from gclib.companion.runner import resolve_parameters
-
         base = resolve_parameters(fid, prof)
-    except Exception:  # figure not in this checkout's notebooks/ (e.g. a fixture): profile only
+    except ParameterError:  # figure not in this checkout's notebooks/ (e.g. a fixture): profile only
         return cmd
     for k, v in params.items():
         if k == "profile" or base.get(k, object()) == v:

@@ -1,7 +1,7 @@
-"""The paper-scale results in the book: the committed runs of ``results/paper/`` (``gclib.companion.results``)
-beside the book's own profile — a section on each figure page, a column on the scorecard page and on the
-landing table. A stale result (the code that produced its table has changed since) is shown as stale with
-its date and commit, never as current, and is left out of every count. [ours]
+"""The paper-scale results in the book: the committed runs of ``results/paper/``
+(:mod:`gclib.companion.run.committed`) beside the book's own profile — a section on each figure page, a column
+on the scorecard page and on the landing table. A stale result (the code that produced its table has changed
+since) is shown as stale with its date and commit, never as current, and is left out of every count. [ours]
 """
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ from gclib.companion.format import (
     md_cell,
     md_table,
     seconds,
-    tally,
-    tally_text,
-    verdict,
     wall,
 )
-from gclib.companion.results import ResultStatus, committed_results, results_dir
+from gclib.companion.kernel.judge.verdicts import tally, tally_text, verdict
+from gclib.companion.locations import results_dir
+from gclib.companion.run.committed import ResultStatus, committed_results
 
 __all__ = ["PaperResult", "discover_paper", "paper_section", "claim_cell", "paper_claims", "TABLE_ROWS_SHOWN"]
 

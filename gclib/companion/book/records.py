@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from gclib.companion.figures import repo_root
 from gclib.companion.format import md_cell, md_table
+from gclib.companion.locations import repo_root
 
 __all__ = ["bench_table"]
 

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gclib.companion.figures import ParameterError, notebook_directory, read_profiles
+from gclib.companion.errors import BookBuildError, ParameterError
+from gclib.companion.figures.catalogue import figure_entries, read_profiles
 
 __all__ = ["GENERATED", "PAPERS", "BookBuildError", "FigureRun", "discover_figures", "load_profiles",
            "paper_of", "paper_name", "notebook_title", "figure_order", "thumbnail"]
@@ -17,10 +18,6 @@ __all__ = ["GENERATED", "PAPERS", "BookBuildError", "FigureRun", "discover_figur
 GENERATED = "_generated"
 PAPERS = {"dherin2022": "Dherin et al. 2022", "teague2022": "Teague 2022"}
 PREFIX_PAPER = {"gc": "dherin2022", "gr": "teague2022"}
-
-
-class BookBuildError(RuntimeError):
-    """The book could not be generated or built; the message ends with the tail of the build log."""
 
 
 @dataclass
@@ -96,20 +93,13 @@ def discover_figures(figures_dir: str | os.PathLike) -> dict[str, FigureRun]:
 
 
 def load_profiles(path: str | os.PathLike | None = None) -> dict:
-    """``notebooks/profiles.yaml`` as ``{figure id: entry}`` (``{}`` when absent; read by
-    ``gclib.companion.figures.read_profiles``). Default location: the runner's notebooks directory
-    (``GCLIB_NOTEBOOKS_DIR`` or ``<repo>/notebooks``), whose other figure notebooks are added with empty
-    entries."""
-    scan = path is None
-    path = Path(notebook_directory() / "profiles.yaml" if scan else path)
+    """``{figure id: profiles.yaml entry}``: by default the catalogue's (every figure notebook, with an empty
+    entry where profiles.yaml has none: :func:`~gclib.companion.figures.catalogue.figure_entries`), else the
+    profiles file at ``path``; ``{}`` when absent."""
     try:
-        data = read_profiles(path)
+        return figure_entries() if path is None else read_profiles(path)
     except ParameterError as err:
         raise BookBuildError(str(err)) from None
-    if scan:  # a figure notebook without a profiles entry is still a figure (shown as not yet generated)
-        for nb in sorted(path.parent.glob("*.ipynb")):
-            data.setdefault(nb.stem, {})
-    return data
 
 
 def paper_of(fid: str, entry: dict) -> str:

@@ -6,7 +6,7 @@ nothing here changes a verdict. [ours]
 """
 from __future__ import annotations
 
-from gclib.companion.format import fmt_number, md_cell
+from gclib.companion.format import fmt_number, fmt_p, md_cell
 
 __all__ = ["fmt_p", "page_of", "trend_text", "per_seed_text", "interval_text", "holm_column", "holm_sentence"]
 
@@ -15,11 +15,6 @@ def page_of(claim: dict) -> dict | None:
     """The claim's Page test record, or None when it is not a trend claim."""
     page = (claim.get("stats") or {}).get("page")
     return page if isinstance(page, dict) else None
-
-
-def fmt_p(x) -> str:
-    """A p-value for a table: two significant digits below 0.01, three decimals above; — for None."""
-    return "—" if x is None else (f"{x:.2g}" if x < 0.01 else f"{x:.3f}")
 
 
 def trend_text(claim: dict) -> str:

@@ -1,8 +1,8 @@
 """Figures of protocol v2 (G4, G6, G7, G9): quantities read at equal training loss, the edge-of-stability
 regime map, sharpness over training and the equal-loss / equal-steps / equal-epochs contrasts [ours].
 
-Every function draws into a given ``matplotlib`` Axes (so a notebook composes panels) with seaborn where
-it fits, and uses the companion style (``gclib.companion.plotting``). Inputs are the tidy tables of
+Every function draws into a given ``matplotlib`` Axes (so a notebook composes panels) with seaborn where it
+fits, and uses the companion style (:mod:`~gclib.companion.kernel.draw.style`). Inputs are the tidy tables of
 ``gclib.experiments.readings.crossings`` (one row per run) and ``gclib.experiments.runs.run_grid`` (one row
 per logged step).
 """
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from gclib.companion.plotting import PALETTE, level_colors, level_label
+from gclib.companion.kernel.draw.style import PALETTE, level_colors, level_label
 
 __all__ = ["plot_levels", "plot_regime_map", "plot_sharpness_traces", "status_note"]
 

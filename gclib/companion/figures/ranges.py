@@ -1,16 +1,6 @@
-"""The parameter check every figure notebook runs first (its cell after ``parameters``), and the CLI before
-any kernel starts: the same rules, the same one-line message, wherever the values come from. [ours]
-
-``check_parameters("gc_l2", globals())`` in a notebook checks every parameter of the figure's
-``parameters`` cell that is bound in the namespace (papermill's injected values included) and raises
-:class:`gclib.companion.figures.ParameterError` with one line naming the first bad one:
-``parameter 'n_train' of gc_l2 must be an integer >= 1, got 0``.
-
-Types come from the notebook's defaults; ranges and shapes from the figure's ``ranges:`` mapping in
-``notebooks/profiles.yaml`` (parameter name → spec string), read by the CLI (``gclib run / sweep`` check the
-resolved values before anything is written), ``gclib params`` and the book's parameter tables. A figure
-without a ``ranges:`` mapping gets type checks only; a parameter missing from it is not range-checked
-(``tests/test_param_values.py`` requires one for every parameter of every notebook).
+"""The range grammar: the spec strings of ``notebooks/profiles.yaml``'s ``ranges:`` (parameter name → spec)
+parsed, described in words, and matched against a value. :mod:`~gclib.companion.figures.check` applies them;
+``tests/test_fuzz.py`` draws valid values from them. [ours]
 
 Spec grammar (``|`` separates alternatives, e.g. ``none | int>=1``)::
 
@@ -45,19 +35,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from gclib.companion.figures import (
-    ParameterError,
-    check_device,
-    coerce_value,
-    get_figure,
-    notebook_parameters,
-    parse_literal,
-)
+from gclib.companion.errors import ParameterError
+from gclib.companion.figures.values import check_device, parse_literal
 
-__all__ = ["check_parameters", "check_values", "check_ranges", "parameter_ranges", "parse_spec",
-           "describe_spec", "dataset_missing"]
+__all__ = ["Spec", "parse_spec", "describe_spec", "spec_fails", "describe_alternatives", "registry",
+           "dataset_missing", "dataset_classes", "derived_bounds", "DATASET_CLASSES", "REGISTRIES"]
 
-_REGISTRIES = ("dataset", "init", "activation", "loss", "train_loss", "model", "optimizer", "device")
+REGISTRIES = ("dataset", "init", "activation", "loss", "train_loss", "model", "optimizer", "device")
 _BOUND_RE = re.compile(r"\s*(>=|<=|>|<)\s*([A-Za-z_][A-Za-z0-9_]*|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 _OPS = {">": (lambda a, b: a > b), ">=": (lambda a, b: a >= b), "<": (lambda a, b: a < b),
         "<=": (lambda a, b: a <= b)}
@@ -150,7 +134,7 @@ def _parse_alt(text: str) -> Spec:
             bounds.append((b.group(1), _number(b.group(2))))
             rest = rest[b.end():]
         return Spec(m.group(1), bounds=tuple(bounds))
-    if text in ("any", "none", "bool", "str") + _REGISTRIES:
+    if text in ("any", "none", "bool", "str") + REGISTRIES:
         return Spec(text)
     raise ValueError(f"unknown spec {text!r}")
 
@@ -176,16 +160,16 @@ def parse_spec(text: str, *, where: str = "range spec") -> tuple:
 DATASET_CLASSES = {"fashion_mnist": 10, "mnist5k": 10, "digits": 10, "cifar10": 10, "cifar10_standin": 10}
 
 
-def _classes(values: dict | None) -> tuple:
+def dataset_classes(values: dict | None) -> tuple:
     """(dataset, K) for ``values``' dataset; K is None when not known by name."""
     dataset = (values or {}).get("dataset")
     return dataset, DATASET_CLASSES.get(dataset) if isinstance(dataset, str) else None
 
 
-def _derived(values: dict) -> dict:
+def derived_bounds(values: dict) -> dict:
     """The named quantities a bound may use beside the parameters: ``chance_loss`` = ln K of ``values``'
     dataset, absent when K is not known by name."""
-    k = _classes(values)[1]
+    k = dataset_classes(values)[1]
     return {"chance_loss": math.log(k)} if k else {}
 
 
@@ -194,7 +178,7 @@ def _bounds_text(bounds, values: dict | None) -> str:
     parts = []
     for op, x in bounds:
         if x == "chance_loss":
-            dataset, k = _classes(values)
+            dataset, k = dataset_classes(values)
             ref = (f" (ln {k} = {math.log(k):.3f}, a uniform guess over the {k} classes of {dataset})" if k
                    else " (ln K, a uniform guess over the dataset's K classes)")
             parts.append(f"{op} the chance loss{ref}")
@@ -215,7 +199,7 @@ def _describe(spec: Spec, values: dict | None, plural: bool = False) -> str:
         if "increasing" in spec.modifiers and "unique" in spec.modifiers:
             adjectives.remove("unique")
         head = "a " + ", ".join(adjectives) + " list" if adjectives else "a list"
-        text = f"{head} of {_join(spec.element, values, plural=True)}"
+        text = f"{head} of {describe_alternatives(spec.element, values, plural=True)}"
         if spec.contains:
             items = [repr(c) for c in spec.contains]
             text += " containing " + (", ".join(items[:-1]) + " and " if len(items) > 1 else "") + items[-1]
@@ -227,14 +211,14 @@ def _describe(spec: Spec, values: dict | None, plural: bool = False) -> str:
     return _NOUNS[k][plural]
 
 
-def _join(specs, values, plural=False) -> str:
+def describe_alternatives(specs, values, plural=False) -> str:
     return " or ".join(_describe(s, values, plural) for s in specs)
 
 
 def describe_spec(text: str, values: dict | None = None) -> str:
     """The spec in words: ``"list[int>=1] nonempty increasing"`` → ``a nonempty, strictly increasing list of
     integers >= 1``; parameter references show their value from ``values`` when given."""
-    return _join(parse_spec(text), values)
+    return describe_alternatives(parse_spec(text), values)
 
 
 # ---------------------------------------------------------------- registries
@@ -269,7 +253,7 @@ def dataset_missing(name: str) -> str | None:
     return None
 
 
-def _registry(kind: str) -> tuple:
+def registry(kind: str) -> tuple:
     if kind == "dataset":
         from gclib.experiments.data import DATASETS
         return DATASETS
@@ -296,7 +280,7 @@ def _is_real(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _fails(spec: Spec, value, values: dict) -> str | None:
+def spec_fails(spec: Spec, value, values: dict) -> str | None:
     """None when ``value`` matches ``spec``; else a short note ('' or '(… at index 2)') for the message."""
     k = spec.kind
     if k == "any":
@@ -323,7 +307,7 @@ def _fails(spec: Spec, value, values: dict) -> str | None:
         if "nonempty" in spec.modifiers and not value:
             return ""
         for i, v in enumerate(value):
-            if all(_fails(s, v, values) is not None for s in spec.element):
+            if all(spec_fails(s, v, values) is not None for s in spec.element):
                 return f" ({v!r} at index {i})"
         if "unique" in spec.modifiers or "increasing" in spec.modifiers:
             seen = []
@@ -345,7 +329,7 @@ def _fails(spec: Spec, value, values: dict) -> str | None:
     if k == "device":
         check_device(value)  # its own message (the CLI's "No CUDA" row)
         return None
-    choices = _registry(k)
+    choices = registry(k)
     if not isinstance(value, str) or value not in choices:
         if k == "dataset":  # the names that would pass here
             return f" (valid here: {', '.join(c for c in choices if dataset_missing(c) is None)})"
@@ -355,60 +339,3 @@ def _fails(spec: Spec, value, values: dict) -> str | None:
         if reason:
             return f": {reason}"
     return None
-
-
-def parameter_ranges(figure: str, notebooks_dir=None) -> dict[str, str]:
-    """``{name: spec string}`` from the figure's ``ranges:`` mapping in profiles.yaml, in the order of the
-    notebook's ``parameters`` cell (names without a range are left out)."""
-    ranges = get_figure(figure, notebooks_dir).ranges
-    spec = notebook_parameters(figure, notebooks_dir)
-    return {name: str(ranges[name]) for name in spec if name in ranges}
-
-
-def check_ranges(figure: str, values: dict, *, notebooks_dir=None, ranges: dict | None = None) -> dict:
-    """Check each of ``values`` (already type-checked) against its range (``ranges``: the figure's, read
-    from profiles.yaml when not given); other parameters named in a bound are read from ``values`` (a bound
-    naming one that is absent is skipped). Returns ``values``; raises :class:`ParameterError`
-    ``parameter 'NAME' of FIGURE must be …, got VALUE`` (one line) on the first bad value."""
-    ranges = get_figure(figure, notebooks_dir).ranges if ranges is None else ranges
-    context = None
-    for name, value in values.items():
-        if name not in ranges:
-            continue
-        specs = parse_spec(str(ranges[name]), where=f"profiles.yaml[{figure}][ranges][{name}]")
-        if context is None and "chance_loss" in str(ranges[name]):
-            spec = notebook_parameters(figure, notebooks_dir) if "dataset" not in values else {}
-            defaults = {"dataset": spec["dataset"].default} if "dataset" in spec else {}
-            context = {**defaults, **values}
-            context.update(_derived(context))
-        where = values if context is None else context
-        notes = [_fails(s, value, where) for s in specs]
-        if all(n is not None for n in notes):
-            note = next((n for n in notes if n), "")
-            raise ParameterError(f"parameter {name!r} of {figure} must be {_join(specs, where)}, "
-                                 f"got {value!r}{note}")
-    return values
-
-
-def check_values(figure: str, values: dict, *, source: str = "parameter", notebooks_dir=None) -> dict:
-    """``values`` (name → value, any subset of the figure's parameters) checked against the notebook's
-    defaults (type) and the figure's ranges (value) — unknown names are refused; returns the coerced
-    values."""
-    spec = notebook_parameters(figure, notebooks_dir)
-    out = {}
-    for name, value in values.items():
-        if name not in spec:
-            raise ParameterError(f"{source}: unknown parameter {name!r} for {figure}; "
-                                 f"valid: {', '.join(spec)}")
-        out[name] = coerce_value(figure, name, value, spec[name], source)
-    if "device" in out:
-        check_device(out["device"])
-    return check_ranges(figure, out, notebooks_dir=notebooks_dir)
-
-
-def check_parameters(figure: str, namespace: dict, *, notebooks_dir=None) -> None:
-    """Check the figure's parameters as bound in ``namespace`` (a notebook's ``globals()``); raises
-    :class:`ParameterError` (one line) on the first bad value, before any compute."""
-    spec = notebook_parameters(figure, notebooks_dir)
-    check_values(figure, {k: namespace[k] for k in spec if k in namespace}, source="parameter",
-                 notebooks_dir=notebooks_dir)

@@ -1,141 +1,18 @@
-"""One figure style and a deterministic ``savefig`` for every notebook.
-
-Figures are written as PNG (what the book shows) and SVG (vector, stable bytes: fixed ``svg.hashsalt``,
-no date metadata), so the same figure saved twice gives identical files.
+"""Sweep figures of the training notebooks (G2–G7): a quantity during training, at the end and the final
+accuracies against a swept hyperparameter, and a bound against its value at every logged step. [ours]
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from gclib.companion.kernel.draw.style import PALETTE, level_colors, level_label
 
-import matplotlib as mpl
+__all__ = ["plot_sweep", "plot_bound"]
 
-__all__ = ["set_style", "savefig", "save_table", "load_table", "output_dir", "PALETTE", "plot_sweep",
-           "plot_bound", "level_colors", "level_label"]
-
-#: Colour-blind-safe palette (seaborn "colorblind"), used in a fixed order by every figure.
-PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
-           "#ece133", "#56b4e9"]
-
-_STYLE = {
-    "figure.dpi": 100,
-    "savefig.dpi": 120,
-    "figure.figsize": (6.4, 4.0),
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.frameon": False,
-    "svg.hashsalt": "gclib",
-    "svg.fonttype": "path",
-    "pdf.fonttype": 42,
-    "path.simplify": True,
-}
-
-
-def set_style() -> None:
-    """Apply the companion's matplotlib style (fixed SVG hash salt, fonts as paths, colour cycle)."""
-    mpl.rcParams.update(_STYLE)
-    mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=PALETTE)
-
-
-def output_dir(out_dir: str | os.PathLike | None = None) -> Path:
-    """The directory figures and scorecards are written to, created if missing.
-
-    Order: the ``out_dir`` argument; the ``GCLIB_OUTPUT_DIR`` environment variable (set by ``gclib run``);
-    ``./figures`` relative to the current directory (for notebooks run by hand or by nbval).
-    """
-    path = Path(out_dir if out_dir is not None else os.environ.get("GCLIB_OUTPUT_DIR", "figures"))
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create output directory {str(path)!r}: {err.strerror}") from err
-    return path
-
-
-def savefig(fig, name: str, *, out_dir: str | os.PathLike | None = None, formats=("png", "svg")) -> dict:
-    """Save ``fig`` as ``<out>/<name>.png`` and ``.svg`` with deterministic metadata.
-
-    Args:
-        fig: a ``matplotlib.figure.Figure``.
-        name: file stem, letters, digits, ``-`` and ``_`` only.
-        out_dir: see :func:`output_dir`.
-        formats: subset of ``("png", "svg", "pdf")``.
-    Returns:
-        ``{format: Path}`` of the files written (each checked to exist and be non-empty).
-    """
-    from matplotlib.figure import Figure
-
-    if not isinstance(fig, Figure):
-        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ValueError(f"name must be a non-empty file stem of letters, digits, '-' or '_', got {name!r}")
-    bad = set(formats) - {"png", "svg", "pdf"}
-    if bad or not formats:
-        raise ValueError(f"formats must be a non-empty subset of png, svg, pdf; got {formats!r}")
-    out = output_dir(out_dir)
-    meta = {
-        "png": {"Software": "gclib"},
-        "svg": {"Date": None, "Creator": "gclib"},
-        "pdf": {"CreationDate": None, "ModDate": None, "Creator": "gclib", "Producer": "gclib"},
-    }
-    written = {}
-    with mpl.rc_context({"svg.hashsalt": "gclib", "svg.fonttype": "path"}):
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written whole, then moved in place
-            fig.savefig(tmp, format=fmt, metadata=meta[fmt], bbox_inches="tight")
-            if not tmp.exists() or tmp.stat().st_size == 0:
-                raise OSError(f"savefig wrote nothing to {path}")
-            os.replace(tmp, path)
-            written[fmt] = path
-    return written
-
-
-def _table_path(name: str, out_dir) -> Path:
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ValueError(f"name must be a non-empty file stem of letters, digits, '-' or '_', got {name!r}")
-    return output_dir(out_dir) / f"{name}.csv"
-
-
-def save_table(table, name: str, *, out_dir: str | os.PathLike | None = None):
-    """Write a tidy results table (a pandas DataFrame) as ``<out>/<name>.csv`` (10 significant digits,
-    no index), atomically (a temporary file, then ``os.replace``), beside the figure; returns the path.
-    It is the figure's raw per-run table: a notebook's verdict cells read it back with :func:`load_table`,
-    so a verdict can be recomputed from it alone (``gclib.companion.runner``: rejudging a result).
-    ``tools/calibrate_v2.py`` reads these tables back as calibration records."""
-    path = _table_path(name, out_dir)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False, float_format="%.10g")
-    os.replace(tmp, path)
-    return path
-
-
-def load_table(name: str, *, out_dir: str | os.PathLike | None = None):
-    """The table :func:`save_table` wrote as ``<out>/<name>.csv`` (a pandas DataFrame)."""
-    import pandas as pd  # noqa: PLC0415
-
-    path = _table_path(name, out_dir)
-    if not path.exists():
-        raise FileNotFoundError(f"no table {path.name} in {path.parent} (save_table writes it)")
-    return pd.read_csv(path)
-
-
-# ---------------------------------------------------------------- shared figure-notebook helpers [ours]
 
 def _hp_positions(values) -> tuple[list, dict]:
     """Sorted distinct hyperparameter values and their evenly spaced x positions (0, 1, 2, ...): sweeps
     such as λ ∈ {0, 1e-4, 1e-3, 1e-2} include 0, which no log axis shows."""
     levels = sorted(set(values))
     return levels, {v: i for i, v in enumerate(levels)}
-
-
-def level_label(v) -> str:
-    """A hyperparameter level as figures label it: numbers with ``:g``, anything else as text."""
-    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
 def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=None,
@@ -221,15 +98,6 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
             if vals.size and vals.max() > 10 * vals.min():
                 ax.set_yscale("log")
     return fig
-
-
-def level_colors(levels) -> dict:
-    """One viridis colour per hyperparameter level (sorted), shared by the sweep figures."""
-    import matplotlib.pyplot as plt
-
-    levels = sorted(set(levels))
-    cmap = plt.get_cmap("viridis")
-    return {v: cmap(0.9 * i / max(len(levels) - 1, 1)) for i, v in enumerate(levels)}
 
 
 def plot_bound(history, bound: str, hp: str, *, value: str = "gc", hp_label: str | None = None,

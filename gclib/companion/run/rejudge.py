@@ -1,9 +1,9 @@
 """Recompute a run's verdicts from the tables it saved, when nothing else can have changed: the runner's
-middle way between a cache hit and a rerun (``gclib.companion.runner.run_locked``). A figure notebook
-whose cells tagged ``verdict`` read only its parameters, imports and saved tables (``plotting.load_table``;
+middle way between a cache hit and a rerun (:func:`gclib.companion.run.runner.run_locked`). A figure notebook
+whose cells tagged ``verdict`` read only its parameters, imports and saved tables (``outputs.load_table``;
 it declares so in its metadata, ``gclib.verdicts_from_tables``) is *rejudged* after a change of the
 statistics, the scorecard, a verdict cell or the prose: seconds instead of the figure's compute, and the
-result is never made stale by it (``gclib.companion.results``). [ours]
+result is never made stale by it (:mod:`gclib.companion.run.committed`). [ours]
 """
 from __future__ import annotations
 
@@ -12,25 +12,18 @@ import time
 import warnings
 from pathlib import Path
 
-from gclib.companion.results import code_hash
-from gclib.companion.runner import (
+from gclib.companion.errors import CacheWarning
+from gclib.companion.outputs import read_json, write_atomic, write_json
+from gclib.companion.run.committed import code_hash
+from gclib.companion.run.job import SUCCESS, Job, RunResult, run_paths
+from gclib.companion.run.launch import (
     KERNEL_NAME,
-    SUCCESS,
-    CacheWarning,
-    Job,
-    RunResult,
     env_kernel_manager,
-    git_output,
     kernel_env,
-    library_versions,
-    now_utc,
     quiet_papermill_parser,
-    read_json,
-    run_paths,
     strip_timestamps,
-    write_atomic,
-    write_json,
 )
+from gclib.companion.run.provenance import git_output, library_versions, now_utc
 
 __all__ = ["rejudgeable", "rejudge", "verdicts_from_tables", "VERDICT_TAG", "CHECK_TAG"]
 
@@ -49,11 +42,11 @@ def _tags(cell: dict) -> list:
 
 
 def rejudgeable(job: Job) -> bool:
-    """A previous successful run in the job's folder differs from the job only where no number of its
-    tables can differ — the same figure, profile, parameters and threads, the same code hash (the code that
-    produced the tables, ``gclib.companion.results``), the same cells — while its cache key differs (the
-    statistics, the scorecard, a verdict cell or the prose changed), and the notebook's verdicts read only
-    its saved tables: then :func:`rejudge` recomputes the verdicts instead of the whole figure."""
+    """A previous successful run in the job's folder differs from the job only where no number of its tables
+    can differ — the same figure, profile, parameters and threads, the same code hash (the code that produced
+    the tables, :mod:`gclib.companion.run.committed`), the same cells — while its cache key differs (the
+    statistics, the scorecard, a verdict cell or the prose changed), and the notebook's verdicts read only its
+    saved tables: then :func:`rejudge` recomputes the verdicts instead of the whole figure."""
     nb, prov, _ = run_paths(job)
     rec = read_json(prov) if prov.exists() else None
     if rec is None or rec.get("status") != SUCCESS or job.dry_run or rec.get("dry_run"):

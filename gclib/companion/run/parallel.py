@@ -13,30 +13,25 @@ import time
 from functools import partial
 from pathlib import Path
 
-from gclib.companion.figures import (
-    ParameterError,
-    default_sweep_dir,
-    get_figure,
-    list_figures,
-    repo_root,
-    resolve_parameters,
-)
-from gclib.companion.runner import (
+from gclib.companion.errors import ParameterError, RunError
+from gclib.companion.figures.catalogue import get_figure, list_figures
+from gclib.companion.figures.resolve import resolve_parameters
+from gclib.companion.locations import default_sweep_dir, repo_root
+from gclib.companion.outputs import read_json
+from gclib.companion.run.cache import cached
+from gclib.companion.run.job import (
     DEFAULT_THREADS,
     Job,
-    RunError,
     RunResult,
     cache_key,
-    cached,
     check_threads,
     check_writable,
     figure_dir,
     prepare,
-    read_json,
-    run_locked,
     run_paths,
     usable_cores,
 )
+from gclib.companion.run.runner import run_locked
 
 __all__ = ["run_all", "sweep"]
 
@@ -67,7 +62,7 @@ def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: st
     starts; a failing figure does not stop the others. ``jobs > 1`` (or a ``scheduler`` address) runs the
     figures as tasks on Dask distributed (a ``LocalCluster`` of ``jobs`` single-threaded worker processes);
     results come back in the order of ``figures``. ``dry_run``: every figure's capped dry run
-    (``runner.run_figure``) into ``<out_dir>/_dry_run/``."""
+    (:func:`~gclib.companion.run.runner.run_figure`) into ``<out_dir>/_dry_run/``."""
     from tqdm.auto import tqdm
 
     ids = figures if figures is not None else [f.id for f in list_figures(notebooks_dir)]
@@ -214,8 +209,11 @@ def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, r
     cluster = client = None
     try:
         if not scheduler:
+            # no dashboard; the scheduler's HTTP endpoint (metrics) on a free loopback port, not 8787: a
+            # second cluster on the machine (another gclib run, a parallel test) would otherwise warn
+            # "Port 8787 is already in use" on stderr
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         client = Client(scheduler or cluster)
         name = getattr(task, "func", task).__name__
         futures = {client.submit(task, job, retries=retries, pure=False, priority=int(job.est_seconds),

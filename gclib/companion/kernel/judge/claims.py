@@ -1,5 +1,6 @@
-"""Record each reproduced claim: its statistic, confidence interval, threshold and verdict (the statistics
-behind the verdicts are computed by :mod:`gclib.stats`).
+"""Where a claim is judged: each reproduced claim's statistic, confidence interval, threshold and verdict,
+recorded inside the figure's kernel (the statistics behind the verdicts are computed by :mod:`gclib.stats`;
+which verdicts count how: :mod:`~gclib.companion.kernel.judge.verdicts`).
 
 A notebook creates one :class:`Scorecard`, calls :meth:`Scorecard.record` for every claim it tests (thresholds
 come from ``shared/papers``, fixed before running) — or :meth:`Scorecard.record_not_judged` for a claim that
@@ -17,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from gclib.companion.format import fixed
+from gclib.companion.kernel.judge.verdicts import fraction_text, verdict
+from gclib.companion.outputs import output_dir, write_atomic
 from gclib.validate import check_choice, check_positive_int
 
-__all__ = ["Scorecard", "Claim", "load_scorecards", "record_trend_checks", "PROTOCOLS", "PROTOCOL_NOTES"]
+__all__ = ["Scorecard", "Claim", "load_scorecards", "PROTOCOLS", "PROTOCOL_NOTES"]
 
 _DIRECTIONS = (">=", "<=", ">", "<", "in", "report", "context")
 #: Scorecard protocols: "v1" (the design notes' first recipes) and "v2" (fixed before any v2 run; it adds
@@ -63,12 +66,9 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """"✓" or "✗"; "—" for a context value; "n/a" for a claim that could not be judged."""
-        if not self.checked:
-            return "—"
-        if not self.judged:
-            return "n/a"
-        return "✓" if self.passed else "✗"
+        """"✓" or "✗"; "—" for a context value; "n/a" for a claim that could not be judged
+        (:func:`~gclib.companion.kernel.judge.verdicts.verdict`)."""
+        return verdict(self)
 
 
 def _num(x) -> float:
@@ -171,8 +171,8 @@ class Scorecard:
         """Record a claim that cannot be judged at this setting (e.g. protocol v2's check over the stable
         set when no run is in it): verdict "n/a", statistic None, and ``reason`` (one line, shown as
         ``G6.v2.flow  n/a (no run in the stable set)``). It is counted apart from ✓ and ✗
-        (:func:`gclib.companion.format.tally`). ``direction``/``threshold``: the check it would have had
-        (``direction="context"`` is refused: a context value has no verdict to withhold)."""
+        (:func:`~gclib.companion.kernel.judge.verdicts.tally`). ``direction``/``threshold``: the check it
+        would have had (``direction="context"`` is refused: a context value has no verdict to withhold)."""
         description = self._check_new(claim_id, direction, protocol, description)
         if direction == "context":
             raise ValueError("direction must be a checked direction for record_not_judged, got 'context'")
@@ -190,13 +190,7 @@ class Scorecard:
         if not self.claims:
             return f"{self.figure} ({self.profile}): no claims recorded"
         width = max(len(c.claim_id) for c in self.claims)
-        checked = [c for c in self.claims if c.checked and c.judged]
-        reported = sum(not c.checked for c in self.claims)
-        not_judged = sum(c.checked and not c.judged for c in self.claims)
-        notes = [text for n, text in ((reported, f"+{reported} shown as context"),
-                                      (not_judged, f"+{not_judged} n/a")) if n]
-        lines = [f"{self.figure} ({self.profile}): {sum(c.passed for c in checked)}/{len(checked)} ✓"
-                 + (f" ({'; '.join(notes)})" if notes else "")]
+        lines = [f"{self.figure} ({self.profile}): {fraction_text(self.claims)}"]
         for c in self.claims:
             if not c.judged:
                 lines.append(f"{c.claim_id:<{width}}  n/a ({c.reason})")
@@ -227,15 +221,10 @@ class Scorecard:
         return {"figure": self.figure, "profile": self.profile, "claims": claims}
 
     def save(self, out_dir: str | os.PathLike | None = None) -> Path:
-        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.companion.plotting.output_dir`),
+        """Write ``<out>/<figure>.scorecard.json`` (see :func:`gclib.companion.outputs.output_dir`),
         atomically: a temporary file, then ``os.replace``, so a killed run never leaves half a scorecard."""
-        from gclib.companion.plotting import output_dir  # noqa: PLC0415 (matplotlib only when saving)
-
         path = output_dir(out_dir) / f"{self.figure}.scorecard.json"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n",
-                       encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=True) + "\n")
         return path
 
     def __repr__(self) -> str:
@@ -246,35 +235,3 @@ def load_scorecards(paths) -> list[dict]:
     """Read scorecard JSON files (an iterable of paths) into dicts, sorted by figure id."""
     cards = [json.loads(Path(p).read_text()) for p in paths]
     return sorted(cards, key=lambda c: c["figure"])
-
-
-def record_trend_checks(card: Scorecard, family: str, hp: str, final, *, runs=None, bound: str | None = None):
-    """The v1 checks of a regularizer sweep (G2, G3, G5; fixed in shared/papers): ``<family>.rho_<hp>_gc``
-    — Spearman ρ(hp, final GC), mean over seeds, ≤ −0.8; ``<family>.gc_drop`` — GC(largest hp) − GC(smallest)
-    with a bootstrap CI over seeds below 0; and with ``bound`` (a history column of ``runs``)
-    ``<family>.bound_holds`` — GC ≤ the bound at every logged step. Returns the ``trend_summary``.
-
-    The ρ claim carries the statistics beside its verdict (spec fixed 2026-12-03 in shared/papers/README.md;
-    they change no verdict and no summary line): ``stats = {"page": page_trend(final, block="seed",
-    treatment=hp, value="gc", order=the hp levels ascending, direction="decreasing"), "per_seed_rho":
-    per_block_spearman(final, ...), "interval": seed_interval(the per-seed ρ of the mean)}``."""
-    from gclib.stats import page_trend, per_block_spearman, seed_interval, trend_summary
-
-    trend = trend_summary(final, hp)
-    stats = {"page": page_trend(final, block="seed", treatment=hp, value="gc",
-                                order=sorted(final[hp].unique().tolist()), direction="decreasing"),
-             "per_seed_rho": per_block_spearman(final, block="seed", treatment=hp, value="gc"),
-             "interval": seed_interval(trend["rho_per_seed"])}
-    card.record(f"{family}.rho_{hp}_gc", statistic=trend["rho"], ci=trend["rho_ci"], threshold=-0.8,
-                direction="<=", passed=bool(trend["rho"] <= -0.8), stats=stats,
-                description=f"Spearman ρ({hp}, final GC), mean over seeds; CI: bootstrap over seeds")
-    card.record(f"{family}.gc_drop", statistic=trend["diff"], ci=trend["diff_ci"], threshold=0.0,
-                direction="<", passed=trend["diff_ci"] is not None and trend["diff_ci"][1] < 0,
-                stats={"interval": seed_interval(trend["diff_per_seed"])},
-                description=f"GC(largest {hp}) − GC(smallest), final, mean over seeds; CI excludes 0")
-    if bound is not None:
-        held = runs.dropna(subset=[bound])
-        card.record(f"{family}.bound_holds", statistic=float((held["gc"] <= held[bound]).mean()),
-                    threshold=1.0, direction=">=", passed=bool((held["gc"] <= held[bound]).all()),
-                    description=f"fraction of logged steps with GC <= {bound}")
-    return trend

@@ -17,14 +17,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from gclib.companion.figures import get_figure, notebook_directory, read_profiles, repo_root
+from gclib.companion.errors import ParameterError
+from gclib.companion.figures.catalogue import fits_cpu, get_figure
+from gclib.companion.locations import RESULTS_SUBDIR, results_dir
 from gclib.experiments import cache
 
 __all__ = ["RESULTS_SUBDIR", "UNHASHED_TAGS", "notebook_code_hash", "code_hash", "results_dir", "fits_cpu",
            "ResultStatus", "committed_results"]
-
-#: where committed paper-profile results live, relative to the repository root
-RESULTS_SUBDIR = "results/paper"
 #: code cells that never change a number of the table: the statistics/verdicts and the parameter check
 UNHASHED_TAGS = ("verdict", "check")
 
@@ -43,18 +42,6 @@ def code_hash(figure: str, notebooks_dir=None, *, notebook=None) -> str:
     path = notebook or get_figure(figure, notebooks_dir).notebook
     payload = {"table_source": cache.source_fingerprint("table"), "notebook": notebook_code_hash(path)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def results_dir(root=None) -> Path:
-    """``<repository>/results/paper``."""
-    return Path(root or repo_root()) / RESULTS_SUBDIR
-
-
-def fits_cpu(notebooks_dir=None) -> list[str]:
-    """Figures whose paper profile runs on the reference CPU within the budget (``paper_cpu: {fits: true}``
-    in profiles.yaml), in the profiles file's order: the committed set."""
-    entries = read_profiles(notebook_directory(notebooks_dir) / "profiles.yaml")
-    return [fid for fid, e in entries.items() if (e.get("paper_cpu") or {}).get("fits") is True]
 
 
 @dataclass(frozen=True)
@@ -101,7 +88,7 @@ def committed_results(directory=None, notebooks_dir=None) -> dict[str, ResultSta
         prov = json.loads(prov_path.read_text(encoding="utf-8"))
         try:
             current = code_hash(d.name, notebooks_dir)
-        except ValueError:  # ParameterError: the figure is gone
+        except ParameterError:  # the figure is gone
             current = None
         out[d.name] = ResultStatus(d.name, d, prov, prov.get("code_hash"), current)
     return out

@@ -4,7 +4,7 @@ rank-correlation panel. [ours]
 """
 from __future__ import annotations
 
-from gclib.companion.plotting import PALETTE, level_label
+from gclib.companion.kernel.draw.style import PALETTE, level_label
 
 __all__ = ["plot_histogram_grid", "plot_dominance", "plot_rank_correlations", "plot_architecture_sweep"]
 
