@@ -17,8 +17,7 @@ PKG = Path(__file__).resolve().parents[1] / "gclib"
 #: floors, lowest first: a module may import its own floor's package or any floor below, never one above.
 #: Within a floor, imports only have to be free of circles.
 FLOORS = [
-    ("core", lambda m: m == "gclib" or (m.count(".") == 1 and m not in ("gclib.experiments", "gclib.companion",
-                                                                         "gclib.__main__"))),
+    ("core", lambda m: m != "gclib.__main__" and not m.startswith(("gclib.experiments", "gclib.companion"))),
     ("experiments", lambda m: m.startswith("gclib.experiments")),
     ("leaves", lambda m: m in {f"gclib.companion.{n}" for n in ("errors", "format", "locations", "outputs",
                                                                "aliases")}),

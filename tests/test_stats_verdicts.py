@@ -1,6 +1,8 @@
-"""The statistics beside the verdicts (spec fixed 2026-12-03 in shared/papers/README.md): Page's trend test,
-its smallest attainable p, the missing-block rule, per-seed ρ, the interval or range over seeds, Holm's
-adjustment, and how a scorecard carries them (and claims that cannot be judged) without changing a verdict."""
+"""The statistics beside the verdicts (spec fixed 2026-12-03 in shared/papers/README.md, second revision
+2026-12-07): Page's trend test, the floor of its method, the missing-cell rule (grid values before blocks),
+independent blocks, per-seed ρ over ≥ 3 grid values, the interval or range over seeds, zero-width intervals,
+Holm's adjustment, and how a scorecard carries them (and claims that cannot be judged) without changing a
+verdict."""
 import itertools
 import json
 import math
@@ -98,29 +100,75 @@ def test_min_page_p_is_the_closed_form_and_a_perfect_trend_attains_it():
         min_page_p(-1, 3)
 
 
-def test_a_diverged_run_or_a_nan_leaves_its_whole_block_out():
+def test_a_missing_cell_drops_its_grid_value_from_every_block_before_any_block_is_left_out():
+    # spec, second revision: drop the grid values (treatments) with a missing cell while >= 3 remain
     rows = {s: [4.0 + s, 3.0 + s, 2.0 + s, 1.0 + s] for s in range(4)}
     valid = [not (s == 2 and lv == 1e-2) for s in rows for lv in ORDER]  # seed 2 diverged at λ = 1e-2
     res = _page(_tidy(rows, ok=valid), valid="ok")
-    assert (res["n"], res["blocks_left_out"], res["blocks_left_out_ids"]) == (3, 1, [2])
-    assert res["p"] == pytest.approx(min_page_p(3, 4), rel=1e-9) == pytest.approx(res["p_min"])
+    assert (res["n"], res["k"], res["treatments_dropped"], res["blocks_left_out"]) == (4, 3, [1e-2], 0)
+    assert res["p"] == pytest.approx(min_page_p(4, 3), rel=1e-9) == pytest.approx(res["p_min"])
     nan_rows = {**rows, 1: [5.0, np.nan, 3.0, 2.0]}
-    res = _page(_tidy(nan_rows))
-    assert (res["n"], res["blocks_left_out_ids"]) == (3, [1])
-    both = _page(_tidy(nan_rows, ok=valid), valid="ok")
-    assert (both["n"], both["blocks_left_out"], both["blocks_left_out_ids"]) == (2, 2, [1, 2])
-    missing_cell = _tidy(rows).drop(index=5)  # seed 1 has no row at one grid value
-    assert _page(missing_cell)["blocks_left_out_ids"] == [1]
-    assert _page(_tidy({**rows, 3: [7.0, np.inf, 5.0, 4.0]}))["blocks_left_out_ids"] == [3]
+    res = _page(_tidy(nan_rows, ok=valid), valid="ok")  # two grid values missing: 2 left, too few
+    assert (res["k"], res["treatments_dropped"]) == (4, [])
+    assert (res["n"], res["blocks_left_out"], res["blocks_left_out_ids"]) == (2, 2, [1, 2])
+    missing_cell = _tidy(rows).drop(index=5)  # seed 1 has no row at one grid value: that value goes
+    assert _page(missing_cell)["treatments_dropped"] == [1e-3] and _page(missing_cell)["n"] == 4
+    inf = _page(_tidy({**rows, 3: [7.0, np.inf, 5.0, 4.0]}))
+    assert inf["treatments_dropped"] == [1e-3] and inf["blocks_left_out"] == 0
+
+
+def test_with_three_grid_values_a_missing_cell_leaves_its_block_out_as_before():
+    order = [0.0, 1e-2, 1e-1]
+    rows = {0: [3.0, 2.0, 1.0], 1: [3.0, np.nan, 1.0], 2: [4.0, 3.0, 2.0]}
+    res = _page(_tidy(rows, order=order), order=order)
+    assert (res["k"], res["treatments_dropped"], res["n"], res["blocks_left_out_ids"]) == (3, [], 2, [1])
 
 
 def test_fewer_than_two_blocks_or_three_grid_values_give_no_p():
-    one = _page(_tidy({0: [4.0, 3.0, 2.0, 1.0], 1: [np.nan, 3.0, 2.0, 1.0]}))
-    assert one["p"] is None and one["L"] is None and one["method"] is None
+    order = [0.0, 1e-2, 1e-1]
+    one = _page(_tidy({0: [3.0, 2.0, 1.0], 1: [np.nan, 2.0, 1.0]}, order=order), order=order)
+    assert one["p"] is None and one["L"] is None and one["method"] is None and one["p_min"] is None
     assert one["reason"] == "n < 2" and (one["n"], one["blocks_left_out"]) == (1, 1)
-    assert one["p_min"] == pytest.approx(1 / 24)
     two_levels = _page(_tidy({0: [2.0, 1.0], 1: [3.0, 1.0]}, order=[0.0, 1.0]), order=[0.0, 1.0])
     assert two_levels["p"] is None and two_levels["reason"] == "k < 3"
+
+
+def test_blocks_that_share_random_numbers_get_no_p_and_say_why():
+    rows = {s: [4.0 + s, 3.0 + s, 2.0 + s, 1.0 + s] for s in range(3)}
+    shared = _tidy(rows, init_seed=[0] * 12)  # every block drew from one stream (common random numbers)
+    res = trend_strength(shared, "l2", block="seed", direction="decreasing", stream="init_seed")
+    assert res["page"]["p"] is None and "share random numbers" in res["page"]["reason"]
+    own = _tidy(rows, init_seed=[s for s in range(3) for _ in ORDER])
+    res = trend_strength(own, "l2", block="seed", direction="decreasing", stream="init_seed")
+    assert res["page"]["p"] == pytest.approx(min_page_p(3, 4)) and res["page"]["reason"] is None
+    assert res["page"]["block_unit"] == "seeds"
+    by_target = trend_strength(own.rename(columns={"seed": "target"}), "l2", block="target",
+                               direction="decreasing", stream="init_seed")
+    assert by_target["page"]["block_unit"] == "targets" and by_target["interval"]["unit"] == "targets"
+
+
+def test_the_floor_is_the_floor_of_the_method_that_gave_p():
+    from scipy.stats import page_trend_test
+
+    from gclib.stats import page_floor
+
+    # exact test: (1/k!)^n, attained by a perfect trend
+    perfect = _tidy({s: [4.0, 3.0, 2.0, 1.0] for s in range(3)})
+    res = _page(perfect)
+    assert res["p_min_method"].startswith("exact") and res["at_floor"] is True
+    # normal approximation (k = 12 > 8, as G1's ten draws over 12 depths): its p at L = L_max, attained
+    order = list(range(12))
+    best = _tidy({s: list(range(12, 0, -1)) for s in range(10)}, order=order)
+    res = _page(best, order=order)
+    ref = page_trend_test(np.tile(np.arange(1.0, 13.0), (10, 1)))
+    assert res["method"] == "asymptotic" and res["p_min_method"].startswith("normal approximation")
+    floor = page_floor(10, 12, "asymptotic")
+    assert res["p_min"] == pytest.approx(ref.pvalue, rel=1e-9) == pytest.approx(floor)
+    assert res["at_floor"] is True and res["p_min"] > min_page_p(10, 12) * 1e60  # not the exact floor
+    swapped = list(range(12, 0, -1))
+    swapped[3], swapped[4] = swapped[4], swapped[3]  # one pair out of order in every block
+    noisy = _page(_tidy({s: swapped for s in range(10)}, order=order), order=order)
+    assert noisy["at_floor"] is False and noisy["p"] > noisy["p_min"]
 
 
 def test_large_grids_fall_back_to_scipys_default_method():
@@ -158,9 +206,10 @@ def test_page_trend_rejects_repeated_cells():
 # ---------------------------------------------------------------- per-seed ρ
 def test_per_block_spearman_gives_one_rho_per_seed_and_none_not_nan():
     table = _tidy({0: [4.0, 3.0, 2.0, 1.0], 1: [1.0, 3.0, 2.0, 4.0], 2: [np.nan, np.nan, np.nan, 1.0],
-                   3: [2.0, 2.0, 2.0, 2.0], 4: [1.0, np.nan, 2.0, np.nan]})
+                   3: [2.0, 2.0, 2.0, 2.0], 4: [1.0, np.nan, 2.0, np.nan], 5: [1.0, np.nan, 2.0, 1.5]})
     rho = per_block_spearman(table, block="seed", treatment="l2", value="gc")
-    assert rho == {0: -1.0, 1: 0.8, 2: None, 3: None, 4: 1.0}
+    # seed 4 has two grid values left: its ρ would be +1 by construction, so none (spec, second revision)
+    assert rho == {0: -1.0, 1: 0.8, 2: None, 3: None, 4: None, 5: 0.5}
     assert all(type(k) is int for k in rho)
     with pytest.raises(ValueError, match="not a column"):
         per_block_spearman(table, block="seed", treatment="lr", value="gc")
@@ -220,6 +269,20 @@ def test_verdict_interval_labels_the_verdicts_own_bootstrap_and_never_bootstraps
         verdict_interval((0.0, 1.0), 0)
 
 
+def test_an_interval_of_zero_width_is_no_monte_carlo_spread_never_an_interval():
+    # E-4 at the paper profile: every resample of 10^7 initializations gave the same rank statistic
+    iv = verdict_interval((-0.714, -0.714), 10_000_000, unit="initializations per histogram",
+                          method="percentile; multinomial resampling of each histogram")
+    assert iv["kind"] == "no-spread" and "lo" not in iv and "hi" not in iv and iv["value"] == -0.714
+    assert iv["text"] == ("no Monte Carlo spread at n = 10,000,000 initializations per histogram: every "
+                          "resample gave -0.714")
+    card = Scorecard("gr_depth", profile="paper")
+    card.record("E-4.rho_depth_D", statistic=-0.714, ci=(-0.714, -0.714), threshold=0.0, direction="<",
+                passed=True)
+    line = card.summary().splitlines()[1]
+    assert "[-0.71, -0.71]" not in line and "(no resampling spread)" in line
+
+
 # ---------------------------------------------------------------- Holm
 def test_holm_matches_a_hand_computed_example():
     # sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 -> max(0.06, 0.04) = 0.06
@@ -257,7 +320,7 @@ def test_stats_round_trip_through_json_without_nan(tmp_path):
     stats = d["claims"][0]["stats"]
     assert stats["per_seed_rho"] == {"0": -1.0, "1": -1.0, "2": -1.0}
     assert stats["extra"] == [None, 2, None] and stats["array"] == [1.0, None]
-    assert stats["page"]["blocks_left_out_ids"] == [1] and stats["page"]["method"] == "exact"
+    assert stats["page"]["treatments_dropped"] == [1e-2] and stats["page"]["method"] == "exact"
     saved = json.loads(card.save(tmp_path).read_text())
     assert saved == d
     with pytest.raises(TypeError, match="stats must be a dict"):
@@ -339,7 +402,7 @@ def test_record_trend_checks_attaches_the_strength_to_the_rho_claim_and_a_range_
     plain.record("G2.gc_drop", statistic=drop.statistic, ci=drop.ci, threshold=0.0, direction="<",
                  passed=drop.passed, description=drop.description)
     assert card.summary() == plain.summary()
-    assert card.summary().splitlines()[1] == "G2.rho_l2_gc  stat=-1.00 [-1.00, -1.00]  (<= -0.80)  ✓"
+    assert card.summary().splitlines()[1] == "G2.rho_l2_gc  stat=-1.00 (no resampling spread)  (<= -0.80)  ✓"
 
 
 def test_add_stats_attaches_to_a_recorded_claim_without_touching_its_verdict():

@@ -4,15 +4,16 @@ A cached result is reused only when its key matches. A key is the sha256 of a ca
 inputs of the computation: a training config and seed, or a figure's parameters and notebook cells) plus
 the gclib version and a *fingerprint* of the source files the computation can execute, by scope:
 
-- ``"training"`` — the core (``gclib/*.py``) and the experiments wing (``gclib/experiments/**.py`` and its
-  calibration records): editing any of them invalidates every cached training run and every figure.
+- ``"training"`` — the core (``gclib/*.py``, ``gclib/stats/``) and the experiments wing
+  (``gclib/experiments/**.py`` and its calibration records): editing any of them invalidates every cached
+  training run and every figure.
 - ``"figure"`` — the training scope plus what runs inside a figure's kernel: the companion's
   ``kernel/`` folder (where claims are judged and figures drawn) and the two leaves it writes and prints with
   (``outputs.py``, ``format.py``): editing those invalidates figures but no training run.
 - Editing anything else of the companion — the parameter catalogue, the runner, the command line, the book
   generator — invalidates nothing: it never changes a number a kernel computes.
 - ``"table"`` — the code that produces a figure's per-run table and its images: the figure scope less the
-  statistics (``gclib/stats.py``), the judging (``companion/kernel/judge/``) and the formatting. It is the
+  statistics (``gclib/stats/``), the judging (``companion/kernel/judge/``) and the formatting. It is the
   *code hash* of a committed result (``gclib.companion.run.committed``): a committed result is stale when it
   differs, while an edit of the statistics or of the verdict cells leaves the numbers of the table standing.
 
@@ -42,7 +43,7 @@ SCOPES = ("training", "figure", "table")
 KERNEL_SIDE = ("kernel", "outputs.py", "format.py")
 #: what the "table" scope leaves out of the "figure" scope: statistics, judging and formatting, never a
 #: table's number
-VERDICT_SIDE = ("stats.py", "companion/kernel/judge", "companion/format.py")
+VERDICT_SIDE = ("stats", "companion/kernel/judge", "companion/format.py")
 _PACKAGE = Path(gclib.__file__).resolve().parent
 
 
@@ -54,7 +55,7 @@ def scope_files(scope: str) -> list[Path]:
     """The files whose bytes make up the fingerprint of ``scope`` (see the module docstring), sorted."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; valid: {', '.join(SCOPES)}")
-    files = list(_PACKAGE.glob("*.py")) + list((_PACKAGE / "experiments").rglob("*.py"))
+    files = [f for f in _PACKAGE.rglob("*.py") if f.relative_to(_PACKAGE).parts[0] != "companion"]
     files += list((_PACKAGE / "experiments" / "calibration").glob("*.csv"))
     if scope in ("figure", "table"):
         for name in KERNEL_SIDE:

@@ -213,7 +213,8 @@ def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, r
             # second cluster on the machine (another gclib run, a parallel test) would otherwise warn
             # "Port 8787 is already in use" on stderr
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+                                   dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         client = Client(scheduler or cluster)
         name = getattr(task, "func", task).__name__
         futures = {client.submit(task, job, retries=retries, pure=False, priority=int(job.est_seconds),

@@ -185,7 +185,8 @@ class Scorecard:
 
     def summary(self, digits: int = 2) -> str:
         """One rounded, stable line per claim: ``id  stat=… [lo, hi]  (dir thr)  ✓/✗``; ``id  n/a (reason)``
-        for a claim that could not be judged (counted apart in the first line: "(+1 n/a)")."""
+        for a claim that could not be judged (counted apart in the first line: "(+1 n/a)"). A CI of zero
+        width (every resample gave the same value) is no interval: "(no resampling spread)" instead."""
         check_positive_int("digits", digits)
         if not self.claims:
             return f"{self.figure} ({self.profile}): no claims recorded"
@@ -195,7 +196,8 @@ class Scorecard:
             if not c.judged:
                 lines.append(f"{c.claim_id:<{width}}  n/a ({c.reason})")
                 continue
-            ci = f" [{fixed(c.ci[0], digits)}, {fixed(c.ci[1], digits)}]" if c.ci else ""
+            ci = "" if not c.ci else " (no resampling spread)" if c.ci[0] == c.ci[1] else \
+                f" [{fixed(c.ci[0], digits)}, {fixed(c.ci[1], digits)}]"  # zero width: not an interval
             if c.direction == "context":
                 thr = "(context)"
             elif c.direction == "report":
