@@ -100,6 +100,27 @@ def test_dominance_sweep_rejects_bad_input(kw, err):
         ge.dominance_sweep(args.pop("conditions"), **args)
 
 
+def test_architecture_sweep_draws_each_target_from_its_own_stream():
+    # E-3 / E-4 (spec, second revision): targets are Page's blocks, so they must not share random numbers;
+    # the sizes of one target do (common random numbers within a block)
+    kw = dict(d_in=4, init="he_normal", depth=2, n_inits=2000, n_bins=20, seed=5, n_boot=5)
+    sweep = ge.architecture_sweep("width", [2, 8, 32], targets=[1.0, 1.0], **kw)
+    t = sweep.table
+    assert t["init_seed"].tolist() == [5, 5, 5, 1005, 1005, 1005]
+    assert t["init_seed"].tolist() == [ge.target_seed(5, i // 3) for i in range(6)]
+    same_y = t.groupby("width")["D"].nunique()
+    assert (same_y == 2).all(), "two targets with the same y drew the same initializations"
+    first = ge.dominance_sweep([{"layer_sizes": [4, w, w, 1], "init": "he_normal", "x": ge.init_loss_problem(
+        4, 1, seed=5, target=1.0)[0], "y": ge.init_loss_problem(4, 1, seed=5, target=1.0)[1], "loss": "mse"}
+        for w in (2, 8, 32)], n_inits=2000, edges=np.linspace(0.0, 4.0, 21), seed=5, n_boot=5)
+    assert t["D"].iloc[:3].tolist() == first.table["D"].tolist()  # target 0 keeps the run's own seed
+    from gclib.stats import trend_strength
+
+    st = trend_strength(t.assign(target=[0.5, 0.5, 0.5, 1.0, 1.0, 1.0]), "width", value="D", block="target",
+                        direction="increasing", stream="init_seed")
+    assert st["page"]["reason"] is None and st["page"]["block_unit"] == "targets"
+
+
 def test_rank_correlation_over_groups_and_replicates():
     x = [1, 2, 3, 1, 2, 3]
     boot = np.array([[0.0, 0.1], [1.0, 1.1], [2.0, 2.1], [5.0, 5.0], [4.0, 6.0], [6.0, 7.0]])

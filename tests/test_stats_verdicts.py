@@ -356,7 +356,7 @@ def test_a_claim_that_cannot_be_judged_is_n_a_and_counted_apart(tmp_path):
     assert flow["reason"] == "no run in the stable set"
     assert verdict(flow) == "n/a"
     t = tally(d["claims"])
-    assert t == {"v1": [1, 0], "v2": [0, 0], "context": 1, "n/a": {"v1": 0, "v2": 1}}
+    assert t == {"v1": [1, 0], "v2": [0, 0], "post-hoc": [0, 0], "context": 1, "n/a": {"v1": 0, "v2": 1}}
     assert tally_text(t) == "v1: 1 ✓ 0 ✗ · v2: 0 ✓ 0 ✗ 1 n/a (+1 shown as context)"
     assert tally_text(t, bold=True).startswith("v1: **1 ✓** **0 ✗** · v2: **0 ✓** **0 ✗** **1 n/a**")
     only_na = Scorecard("gc_y")
@@ -371,6 +371,17 @@ def test_tally_text_without_n_a_claims_reads_as_before():
     assert (t["v1"], t["v2"], t["context"]) == ([1, 1], [1, 0], 1)
     assert tally_text(t) == "v1: 1 ✓ 1 ✗ · v2: 1 ✓ 0 ✗ (+1 shown as context)"
     assert tally_text(tally([])) == "no checked claims"
+
+
+def test_a_post_hoc_check_is_labelled_and_counted_apart_from_the_pre_registered_ones():
+    card = Scorecard("gc_init_depth", profile="cpu")
+    card.record("G1.he_flat", statistic=1.09, threshold=0.5, direction=">=", passed=True)
+    late = card.record("G1.he_flat_two_sided", statistic=1.09, threshold=(0.5, 2.0), direction="in",
+                       passed=True, protocol="post-hoc", description="within a factor 2")
+    assert late.description.endswith("(added 2026-12-07, after the v1 runs: not pre-registered)")
+    t = tally(card.to_dict()["claims"])
+    assert (t["v1"], t["post-hoc"]) == ([1, 0], [1, 0])
+    assert tally_text(t) == "v1: 1 ✓ 0 ✗ · post-hoc: 1 ✓ 0 ✗"
 
 
 @pytest.mark.parametrize("kwargs, match", [

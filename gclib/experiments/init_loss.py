@@ -26,9 +26,19 @@ from gclib.stats import percentile_ci, spearman, spearman_columns
 from gclib.validate import check_positive_int, check_real
 
 __all__ = ["DominanceSweep", "init_loss_problem", "dominance_sweep", "rank_correlation_ci", "contrast_ci",
-           "max_standardized_drop", "architecture_sweep", "rank_summary"]
+           "max_standardized_drop", "architecture_sweep", "rank_summary", "TARGET_SEED_STRIDE", "target_seed"]
 
 _SAMPLING_KEYS = ("layer_sizes", "init", "x", "y", "method", "bias", "activation", "loss", "std")
+#: the init seed of target number t of an architecture sweep is ``seed + TARGET_SEED_STRIDE * t``: every
+#: target draws its initializations from its own stream, so targets are independent blocks of Page's test
+#: (spec, second revision, 2026-12-07); within a target, its sizes share the stream (common random numbers)
+TARGET_SEED_STRIDE = 1000
+
+
+def target_seed(seed: int, t: int) -> int:
+    """The init seed of target number ``t`` (0, 1, …) of an :func:`architecture_sweep` run with ``seed``."""
+    check_positive_int("t", t, allow_zero=True)
+    return int(seed) + TARGET_SEED_STRIDE * t
 
 
 def init_loss_problem(d_in: int, n_samples: int = 1, *, seed: int = 0, target: float | None = None):
@@ -137,7 +147,9 @@ def dominance_sweep(conditions, *, n_inits: int, edges, log_edges=None, bin_sens
     ``default_rng((seed, i))`` for condition i) with the percentile CI at ``level``. ``method="auto"`` (the
     default) means "preactivation" for Gaussian schemes on a single sample (m = 1: exact, and ~3× faster on
     CPU), "weights" otherwise (for m > 1 the batched QR of the shortcut is slower on CPU than ``bmm``).
-    Every condition uses the same init ``seed`` (common random numbers across conditions of equal shape).
+    Every condition uses the same init ``seed`` (common random numbers across conditions of equal shape),
+    unless it names its own stream: a condition's ``init_seed`` (then also a column of the table) seeds its
+    initializations and its bootstrap instead.
     """
     if isinstance(conditions, dict) or not conditions:
         raise TypeError("conditions must be a non-empty list of dicts")
@@ -168,8 +180,9 @@ def dominance_sweep(conditions, *, n_inits: int, edges, log_edges=None, bin_sens
             gaussian = sampling.get_init(kw["init"]).kind == "normal"
             kw["method"] = "preactivation" if gaussian and len(kw["x"]) == 1 else "weights"
         l0 = float(kw["y"].double().pow(2).mean())
+        init_seed = int(cond.get("init_seed", seed))
         h = sampling.init_loss_histogram(kw.pop("layer_sizes"), edges=both, normalize_by=l0, n_inits=n_inits,
-                                         seed=seed, device=device, chunk_size=chunk_size, **kw)
+                                         seed=init_seed, device=device, chunk_size=chunk_size, **kw)
         parts = _split(h, sets)
         h = parts[0]
         if log_edges is not None:
@@ -177,7 +190,7 @@ def dominance_sweep(conditions, *, n_inits: int, edges, log_edges=None, bin_sens
         sens = {f"D_B{b}": mode_dominance(counts=hb).D
                 for b, hb in zip(bin_sensitivity, parts[1 + (log_edges is not None):])}
         md = mode_dominance(counts=h)
-        _, bt = dominance_replicates(h, n_boot=n_boot, rng=np.random.default_rng((seed, i)))
+        _, bt = dominance_replicates(h, n_boot=n_boot, rng=np.random.default_rng((init_seed, i)))
         labels = {k: v for k, v in cond.items() if k not in _SAMPLING_KEYS}
         labels.setdefault("init", cond["init"])
         d_lo, d_hi = percentile_ci(bt, level)
@@ -259,7 +272,10 @@ def architecture_sweep(vary: str, values, *, targets, d_in: int, init: str, loss
     while ``vary`` ("width" or "depth") takes ``values`` (the other fixed by ``width`` or ``depth``), for
     each single-sample target y in ``targets`` (one input x on the sphere of radius √d_in, the same for
     every y: :func:`init_loss_problem`), on ``n_bins`` equal bins of u ∈ [0, u_max] with the bin-count
-    sensitivity ``bin_counts``. Table columns: target, ``vary``, init, then :func:`dominance_sweep`'s."""
+    sensitivity ``bin_counts``. Target number t draws its initializations from its own stream,
+    :func:`target_seed` = ``seed + 1000·t``, shared by its sizes: the targets are independent blocks (the
+    input x is shared, but with Gaussian weights the output's distribution depends on x only through
+    ‖x‖ = √d_in). Table columns: target, ``vary``, init_seed, init, then :func:`dominance_sweep`'s."""
     if vary not in ("width", "depth"):
         raise ValueError(f"vary must be 'width' or 'depth', got {vary!r}")
     fixed = depth if vary == "width" else width
@@ -268,12 +284,13 @@ def architecture_sweep(vary: str, values, *, targets, d_in: int, init: str, loss
     check_real("u_max", u_max, low=0.0, low_open=True)
     x, _ = init_loss_problem(d_in, 1, seed=seed, target=1.0)
     conditions = []
-    for y in targets:
+    for t, y in enumerate(targets):
         _, y_single = init_loss_problem(d_in, 1, seed=seed, target=y)
         for v in values:
             w, n_hidden = (v, fixed) if vary == "width" else (fixed, v)
             conditions.append({"layer_sizes": [d_in] + [w] * n_hidden + [1], "init": init, "x": x,
-                               "y": y_single, "loss": loss, "target": y, vary: v})
+                               "y": y_single, "loss": loss, "target": y, vary: v,
+                               "init_seed": target_seed(seed, t)})
     return dominance_sweep(conditions, n_inits=n_inits, edges=np.linspace(0.0, u_max, n_bins + 1),
                            bin_sensitivity=bin_counts, seed=seed, device=device, n_boot=n_boot)
 

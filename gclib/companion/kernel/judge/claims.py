@@ -25,10 +25,13 @@ from gclib.validate import check_choice, check_positive_int
 __all__ = ["Scorecard", "Claim", "load_scorecards", "PROTOCOLS", "PROTOCOL_NOTES"]
 
 _DIRECTIONS = (">=", "<=", ">", "<", "in", "report", "context")
-#: Scorecard protocols: "v1" (the design notes' first recipes) and "v2" (fixed before any v2 run; it adds
-#: checks beside the v1 ones and replaces none). A v2 claim's description ends with PROTOCOL_NOTES["v2"].
-PROTOCOLS = ("v1", "v2")
-PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28"}
+#: Scorecard protocols: "v1" (the design notes' first recipes), "v2" (fixed before any v2 run; it adds
+#: checks beside the v1 ones and replaces none) and "post-hoc" (a check added after its runs were seen,
+#: beside the pre-registered one: shown and counted apart, never as evidence fixed in advance). A claim's
+#: description ends with its protocol's note.
+PROTOCOLS = ("v1", "v2", "post-hoc")
+PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28",
+                  "post-hoc": "added 2026-12-07, after the v1 runs: not pre-registered"}
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,11 @@ def fraction_text(claims) -> str:
 
 
 def tally(claims) -> dict:
-    """``{"v1": [✓, ✗], "v2": [✓, ✗], "context": n, "n/a": {"v1": n, "v2": n}}``: checked claims counted per
-    protocol (v1 and v2 never summed into one number), values shown as context (no verdict) apart, and
-    claims that could not be judged at their setting (verdict "n/a") apart from ✓ and ✗, per protocol."""
-    out = {"v1": [0, 0], "v2": [0, 0], "context": 0, "n/a": {"v1": 0, "v2": 0}}
+    """``{"v1": [✓, ✗], "v2": [✓, ✗], "post-hoc": [✓, ✗], "context": n, "n/a": {"v1": n, "v2": n}}``:
+    checked claims counted per protocol (never summed into one number; a post-hoc check apart from the
+    pre-registered ones), values shown as context (no verdict) apart, and claims that could not be judged at
+    their setting (verdict "n/a") apart from ✓ and ✗, per protocol."""
+    out = {"v1": [0, 0], "v2": [0, 0], "post-hoc": [0, 0], "context": 0, "n/a": {"v1": 0, "v2": 0}}
     for c in claims:
         v, p = verdict(c), protocol_of(c)
         if v == "—":
