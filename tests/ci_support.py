@@ -11,3 +11,20 @@ def unavailable(msg: str):
     if IN_CI:
         pytest.fail(msg + " — CI must have it")
     pytest.skip(msg)
+
+
+def write_kernelspec(root, env) -> str:
+    """A Jupyter kernelspec under ``root/kernels/`` for this interpreter that starts its kernels in the
+    numeric environment ``env`` (``gclib.companion.run.numerics``: its variables and threads); returns its
+    name. Put ``root`` on ``JUPYTER_PATH`` to use it (nbval's kernels: tests/conftest.py)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    name = "gclib-numeric"
+    spec = Path(root) / "kernels" / name
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"gclib ({env.name})", "language": "python", "env": env.apply({})}))
+    return name

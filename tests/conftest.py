@@ -2,6 +2,7 @@
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -9,20 +10,46 @@ import pytest
 # this environment), so nothing leaks into ~/.cache and nothing is reused from an earlier session.
 _CACHE = tempfile.mkdtemp(prefix="gclib-test-cache-")
 os.environ["GCLIB_CACHE_DIR"] = _CACHE
-# One intra-op thread in this process and in every kernel it starts (nbval's included), the runner's rule
-# (gclib.companion.runner.DEFAULT_THREADS): the committed smoke outputs are the same on any core count.
-# Set before anything imports torch (it reads them at import): hence the names here, not runner.THREAD_VARS.
+# One intra-op thread in this process and in every kernel it starts, the runner's rule
+# (gclib.companion.run.job.DEFAULT_THREADS): the committed smoke outputs are the same on any core count.
+# Set before anything imports torch (it reads them at import): hence the names here, not job.THREAD_VARS.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
-# The instruction set too (gclib.companion.runner.REFERENCE_ISA: AVX2 on x86-64): the committed smoke outputs
-# nbval compares are then the same on an AVX-512 and an AVX2 machine.
-from gclib.companion.run.numerics import reference_isa_env  # noqa: E402
+from gclib.companion.run import numerics  # noqa: E402
 
-os.environ.update(reference_isa_env())
+# The numeric environments the notebook tests run in (gclib.companion.run.numerics): nbval's kernels in
+# NBVAL_ENV, the smoke and dry runs of the command line in SMOKE_ENV; GCLIB_NUMERIC_ENV=NAME puts all of them
+# in NAME (`make test-numerics` goes through every one this CPU can produce). This process keeps its own.
+_CHOSEN = os.environ.get(numerics.ENV_VAR)
+NBVAL_ENV = numerics.from_environ(default="aten-default")
+SMOKE_ENV = numerics.from_environ(default="native")
+
+
+def pytest_configure(config):
+    """nbval's kernels start from a kernelspec that carries NBVAL_ENV (its variables and threads)."""
+    if not getattr(config.option, "nbval", False):
+        return
+    from ci_support import write_kernelspec
+
+    root = Path(tempfile.mkdtemp(prefix="gclib-kernelspec-"))
+    config.option.nbval_kernel_name = write_kernelspec(root, NBVAL_ENV)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(root), os.environ.get("JUPYTER_PATH")) if p)
+    config.stash[_KERNELSPEC] = root
+
+
+_KERNELSPEC = pytest.StashKey[Path]()
 
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)
+    root = session.config.stash.get(_KERNELSPEC, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_report_header(config):
+    return (f"numeric environments: nbval kernels {NBVAL_ENV.name}, command-line smoke and dry runs "
+            f"{SMOKE_ENV.name} ({numerics.ENV_VAR}={_CHOSEN or 'unset'})")
 
 
 # ---------------------------------------------------------------- tiers
@@ -63,7 +90,7 @@ def smoke_cli(tmp_path_factory):
     from pathlib import Path
 
     out = tmp_path_factory.mktemp("smoke-figures")
-    env = {k: v for k, v in os.environ.items() if k != "GCLIB_NOTEBOOKS_DIR"}
+    env = {k: v for k, v in SMOKE_ENV.apply().items() if k != "GCLIB_NOTEBOOKS_DIR"}
     env["GCLIB_NOTEBOOKS_DIR"] = str(Path(__file__).resolve().parents[1] / "notebooks")
     proc = subprocess.run([sys.executable, "-m", "gclib", "run", "all", "--profile", "smoke", "--jobs", "2",
                            "--out", str(out)], capture_output=True, text=True, timeout=1800, env=env)

@@ -4,7 +4,6 @@ no result, and writes nowhere a result goes; ``device="auto"`` falls back to the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import nbformat
 import pytest
 
 from gclib.companion import figures
+from gclib.companion.run import numerics
 from gclib.device import FALLBACK_NOTICE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.notebooks
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("dry")
-    env = {**os.environ, "MPLBACKEND": "agg"}
+    env = {**numerics.from_environ().apply(), "MPLBACKEND": "agg"}
     env.pop("GCLIB_NOTEBOOKS_DIR", None)
     proc = subprocess.run([sys.executable, "-m", "gclib", "run", "all", "--profile", "paper", "--dry-run",
                            "--jobs", "2", "--out", str(out)], capture_output=True, text=True, env=env,

@@ -4,10 +4,11 @@
 Usage (from the repository root): .venv/bin/python tools/refresh_notebook.py notebooks/gc_l2.ipynb [...]
 
 Each notebook runs with papermill in notebooks/ (so its figures go to the git-ignored notebooks/figures/),
-with one intra-op thread per kernel as the runner does and the reference instruction set (AVX2 on x86-64,
-``gclib.companion.runner.REFERENCE_ISA``) as the tests use,
-then papermill's timestamps, durations and the injected-parameters bookkeeping are removed, leaving only
-the kernelspec and the cell outputs nbval compares.
+with one intra-op thread per kernel as the runner does, in this machine's own numeric environment: nbval
+compares only the cells that print the same text in every environment (``tools/numeric_spread.py`` measures
+which; the others are tagged ``nbval-ignore-output``), so it does not matter which machine refreshes them.
+Then papermill's timestamps, durations and the injected-parameters bookkeeping are removed, leaving only the
+kernelspec and the cell outputs nbval compares.
 """
 import os
 import sys
@@ -29,14 +30,11 @@ def strip(nb):
 
 
 def main(paths):
-    # one intra-op thread in the kernel, the runner's rule (gclib.companion.runner.DEFAULT_THREADS): the
-    # committed outputs are then the same on a 2-core and a 16-core machine; and the reference instruction
-    # set (AVX2 on x86-64), as tests/conftest.py sets both for nbval
+    # one intra-op thread in the kernel, the runner's rule (gclib.companion.run.job.DEFAULT_THREADS): the
+    # committed outputs are then the same on a 2-core and a 16-core machine
     from gclib.companion.run.job import DEFAULT_THREADS, THREAD_VARS
-    from gclib.companion.run.numerics import reference_isa_env
 
     os.environ.update({var: str(DEFAULT_THREADS) for var in THREAD_VARS})
-    os.environ.update(reference_isa_env())
     for p in map(Path, paths):
         pm.execute_notebook(str(p), str(p), cwd=str(p.parent), kernel_name="python3", progress_bar=False)
         nb = strip(nbformat.read(p, as_version=4))
