@@ -16,7 +16,7 @@ MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: setup system-deps test test-fast book bench costs lint clean help paper-results
+.PHONY: setup system-deps test test-fast book bench costs lint clean help paper-results gpu-rehearsal
 
 help:
 	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first, JOBS at a time)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench                           ratio benchmarks against the naive baselines"
 	@echo "make costs                           re-time the README's cost rows (benchmarks/costs.json)"
 	@echo "make paper-results                   regenerate the committed paper-profile results (results/paper)"
+	@echo "make gpu-rehearsal                   run the GPU bundle offline here, as the GPU machine would"
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
@@ -65,6 +66,12 @@ book: setup
 # paper_cpu), on the CPU at two threads, one figure at a time, cached: only stale or missing ones rerun
 paper-results: $(STAMP) system-deps
 	$(GCLIB) run all --profile paper --fits-cpu --device cpu --threads 2 --jobs 1
+
+# the GPU bundle rehearsed on this CPU (tools/gpu_rehearsal.py): a venv with only the GPU image's packages, the
+# bundle's run.sh installing its wheels offline (unshare --net) and running every figure's paper dry run, the
+# results format, and the real bundle's wheel tags and requirements for Python 3.12; in build/gpu-rehearsal
+gpu-rehearsal: $(STAMP) system-deps
+	$(PYTHON) tools/gpu_rehearsal.py
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/run_all.py

@@ -387,7 +387,7 @@ def spectral_norm_bound(model: nn.Module, *, input_shape=None, n_iter: int = 50,
         n_iter: Lanczos steps per Conv2d layer (Linear layers use an exact SVD).
         generator: start vectors; ``None`` uses ``derive_generator(0, "gclib.complexity.power_iteration")``.
     Returns:
-        the bound as a float (computed in float64).
+        the bound as a float (computed in float64); NaN when a weight is not finite (a diverged run).
     """
     layers = layer_weights(model)
     check_positive_int("n_iter", n_iter)
@@ -408,6 +408,8 @@ def spectral_norm_bound(model: nn.Module, *, input_shape=None, n_iter: int = 50,
         d = math.prod(input_shape)
         shapes, k = _layer_io_shapes(model, input_shape)
     g = generator if generator is not None else derive_generator(0, _POWER_STREAM)
+    if not all(bool(torch.isfinite(m.weight).all()) for m in layers):  # a diverged run: no bound, no error
+        return math.nan
     bound = float(min(k, d))
     for m in layers:
         if isinstance(m, nn.Linear):

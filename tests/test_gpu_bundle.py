@@ -140,7 +140,7 @@ def test_the_tag_check_refuses_other_pythons_platforms_and_newer_glibc():
 
 FAKE_PYTHON = """#!/usr/bin/env bash
 cat > /dev/null   # the heredoc of the device check
-printf '%s\\n' "$*" >> "$FAKE_LOG"
+printf '%s%s\\n' "${PIP_BREAK_SYSTEM_PACKAGES:+[PEP 668 overridden] }" "$*" >> "$FAKE_LOG"
 case "$*" in
     "-m gclib list") printf 'id  paper  family\\nfig_a  x  y\\nfig_b  x  y\\n' ;;
     "-m gclib run fig_b "*) [ -z "${FAIL_B:-}" ] || exit 1 ;;
@@ -176,7 +176,7 @@ def test_run_sh_installs_the_wheels_offline_then_runs_every_figure_on_cuda(fake_
     repo = fake_tree[0]
     proc, calls = _run_sh(fake_tree)
     assert proc.returncode == 0, proc.stderr
-    assert calls[0] == ("-m pip install -q --no-index --find-links "
+    assert calls[0] == ("[PEP 668 overridden] -m pip install -q --no-index --find-links "
                         f"{repo}/gpu_bundle/wheels papermill ipykernel mlxtend")
     assert calls[1] == "- cuda papermill ipykernel mlxtend" and calls[2] == "-m gclib list"
     assert calls[3:] == [f"-m gclib run {f} --profile paper --device cuda --out book/_generated/figures"

@@ -29,7 +29,18 @@ BAD = [
      "(-1 at index 0)"),
     (["run", "gr_double_descent", "-p", "seed", "-1"],
      "parameter 'seed' of gr_double_descent must be an integer >= 0, got -1"),
-    (["run", "gc_l2", "-p", "n_train", "0"], "parameter 'n_train' of gc_l2 must be an integer >= 1, got 0"),
+    (["run", "gc_l2", "-p", "n_train", "0"], "parameter 'n_train' of gc_l2 must be an integer >= 1 and <= "
+     "the training split (1,438 examples of digits), got 0"),
+    (["run", "gc_l2", "-p", "n_train", "2000"], "parameter 'n_train' of gc_l2 must be an integer >= 1 and <= "
+     "the training split (1,438 examples of digits), got 2000"),
+    (["run", "gc_l2", "-p", "dataset", "gaussian", "-p", "model", "cnn"],
+     "parameter 'model' of gc_l2 must be a model, got 'cnn' (cnn needs an image dataset; gaussian gives "
+     "feature vectors)"),
+    (["run", "gr_width", "-p", "targets", "[1.0, 0.0]"],
+     "parameter 'targets' of gr_width must be a nonempty, unique list of finite numbers >= 1e-06 and <= "
+     "1000000 or finite numbers >= -1000000 and <= -1e-06, got [1.0, 0.0] (0.0 at index 1)"),
+    (["run", "gc_l2", "-p", "lr", "1e300"], "parameter 'lr' of gc_l2 must be a finite number > 0 and <= "
+     "1000000, got 1e+300"),
     (["run", "gr_width", "-p", "widths", "[2, 0, 8]"],
      "parameter 'widths' of gr_width must be a nonempty, strictly increasing list of integers >= 1, "
      "got [2, 0, 8] (0 at index 1)"),
@@ -40,13 +51,14 @@ BAD = [
     (["run", "gc_l2", "-p", "dataset", "cifar10"],
      "parameter 'dataset' of gc_l2 must be a dataset installed on this machine, got 'cifar10': CIFAR-10 not "
      f"found: no path given and GCLIB_CIFAR10 is unset; {CIFAR_HINT}"),
-    (["run", "gc_l2", "-p", "lr", "0"], "parameter 'lr' of gc_l2 must be a finite number > 0, got 0.0"),
+    (["run", "gc_l2", "-p", "lr", "0"], "parameter 'lr' of gc_l2 must be a finite number > 0 and <= 1000000, "
+     "got 0.0"),
     (["run", "gc_l2", "-p", "l2", "[0, 0.01, 0.01]"],
      "parameter 'l2' of gc_l2 must be a nonempty, strictly increasing list of finite numbers >= 0, "
      "got [0, 0.01, 0.01] (0.01 repeated)"),
     (["run", "gc_learning_rate", "-p", "lrs", "[0.05, 0.1, 0.1]"],
      "parameter 'lrs' of gc_learning_rate must be a nonempty, strictly increasing list of finite numbers "
-     "> 0, got [0.05, 0.1, 0.1] (0.1 repeated)"),
+     "> 0 and <= 1000000, got [0.05, 0.1, 0.1] (0.1 repeated)"),
     (["run", "gr_width", "-p", "widths", "[2, 32, 8]"],
      "parameter 'widths' of gr_width must be a nonempty, strictly increasing list of integers >= 1, "
      "got [2, 32, 8] (8 after 32)"),
@@ -87,10 +99,10 @@ BAD = [
      "parameter 'shell_eps' of gr_hypersphere must be a nonempty, unique list of finite numbers > 0 and < 1, "
      "got [0.01, 1.5] (1.5 at index 1)"),
     (["run", "gr_hypersphere", "-p", "radii", "[0.0, 1.0]"],
-     "parameter 'radii' of gr_hypersphere must be a nonempty, unique list of finite numbers > 0, "
-     "got [0.0, 1.0] (0.0 at index 0)"),
+     "parameter 'radii' of gr_hypersphere must be a nonempty, unique list of finite numbers >= 1e-06 and "
+     "<= 1000000, got [0.0, 1.0] (0.0 at index 0)"),
     (["run", "gr_loss_histograms", "-p", "log_u_min", "200.0"],
-     "parameter 'log_u_min' of gr_loss_histograms must be a finite number > 0 and < log_u_max (100.0), "
+     "parameter 'log_u_min' of gr_loss_histograms must be a finite number >= 1e-12 and < log_u_max (100.0), "
      "got 200.0"),
     (["run", "gr_double_descent", "-p", "gc_method", "approx"],
      "parameter 'gc_method' of gr_double_descent must be None or one of exact, hutchinson, got 'approx'"),
@@ -112,13 +124,14 @@ BAD = [
     (["run", "gc_l2", "-p", "hidden", "[64, 0]"],
      "parameter 'hidden' of gc_l2 must be a nonempty list of integers >= 1, got [64, 0] (0 at index 1)"),
     (["run", "gr_depth", "-p", "bin_counts", "[25, 25]"],
-     "parameter 'bin_counts' of gr_depth must be a nonempty, unique list of integers >= 1, got [25, 25] "
+     "parameter 'bin_counts' of gr_depth must be a nonempty, unique list of integers >= 3, got [25, 25] "
      "(25 repeated)"),
-    (["run", "gr_init", "-p", "n_bins", "0"], "parameter 'n_bins' of gr_init must be an integer >= 1, got 0"),
+    (["run", "gr_init", "-p", "n_bins", "0"], "parameter 'n_bins' of gr_init must be an integer >= 3, got 0"),
     (["run", "gc_l2", "--profile", "cpu", "-p", "steps", "0"],
      "parameter 'steps' of gc_l2 must be an integer >= 1, got 0"),
     (["sweep", "gc_l2", "-g", "n_train", "100,0"],
-     "parameter 'n_train' of gc_l2 must be an integer >= 1, got 0"),
+     "parameter 'n_train' of gc_l2 must be an integer >= 1 and <= the training split (1,438 examples of "
+     "digits), got 0"),
     (["sweep", "gc_l2", "-g", "lr", "0.1,0.2,0.1"], "grid parameter 'lr' of gc_l2 repeats the value 0.1"),
     (["sweep", "gr_width", "-g", "widths", "[2, 8],[8, 2]"],
      "parameter 'widths' of gr_width must be a nonempty, strictly increasing list of integers >= 1, "
@@ -214,7 +227,8 @@ def test_the_notebook_check_cell_uses_the_same_rule():
     check.check_parameters("gc_l2", defaults)
     with pytest.raises(figures.ParameterError) as err:
         check.check_parameters("gc_l2", {**defaults, "n_train": 0})
-    assert str(err.value) == "parameter 'n_train' of gc_l2 must be an integer >= 1, got 0"
+    assert str(err.value) == ("parameter 'n_train' of gc_l2 must be an integer >= 1 and <= the training "
+                              "split (1,438 examples of digits), got 0")
 
 
 @pytest.mark.parametrize("spec, words", [
@@ -245,7 +259,7 @@ def test_params_shows_the_range_column():
     assert code == 0
     header = stdout.splitlines()[1].split()
     assert header[:6] == ["name", "type", "smoke", "(default)", "cpu", "paper"] and header[6] == "range"
-    assert "none | int>=1 <=n_train" in stdout and "list[float>0] nonempty increasing" in stdout
+    assert "none | int>=1 <=n_train" in stdout and "list[float>0 <=1000000] nonempty increasing" in stdout
 
 
 def test_params_shows_values_even_where_a_dataset_is_missing(monkeypatch, tmp_path):
@@ -271,7 +285,8 @@ def test_a_papermill_run_stops_at_the_check_cell(tmp_path):
                                    kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
     err = exc.value
     assert err.ename == "ParameterError"
-    assert err.evalue == "parameter 'n_train' of gc_l2 must be an integer >= 1, got 0"
+    assert err.evalue == ("parameter 'n_train' of gc_l2 must be an integer >= 1 and <= the training split "
+                          "(1,438 examples of digits), got 0")
     assert err.source.startswith('check_parameters("gc_l2", globals())')
     nb = nbformat.read(tmp_path / "gc_l2.ipynb", as_version=4)
     failed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
@@ -286,10 +301,16 @@ def test_dataset_names_match_the_loader():
     assert set(grammar.registry("dataset")) == set(data.DATASETS)
 
 
-def test_the_chance_loss_uses_each_dataset_s_class_count():
+def test_the_chance_loss_and_the_split_sizes_are_each_dataset_s_own():
     for name in ("digits", "mnist5k"):   # the two that load in seconds; the rest share the 10 labels
-        assert grammar.DATASET_CLASSES[name] == data.load_dataset(name).n_classes
-    assert set(grammar.DATASET_CLASSES) == set(data.DATASETS) - {"gaussian"}
+        ds = data.load_dataset(name)
+        assert grammar.DATASET_CLASSES[name] == ds.n_classes
+        assert grammar.DATASET_SIZES[name] == (len(ds.x_train), len(ds.x_test))
+    assert set(grammar.DATASET_CLASSES) == set(grammar.DATASET_SIZES) == set(data.DATASETS) - {"gaussian"}
+    assert grammar.DATASET_SIZES["fashion_mnist"] == (60000, 10000)  # the standard IDX files
+    assert grammar.DATASET_SIZES["cifar10"] == (50000, 10000) and grammar.DATASET_SIZES["cifar10_standin"] \
+        == (60000, 10000)  # the stand-in is Fashion-MNIST, resized
+    assert data.load_dataset("gaussian").x_train.dim() == 2 and grammar.VECTOR_DATASETS == ("gaussian",)
 
 
 def test_the_chance_loss_bound_follows_the_dataset_and_skips_an_unknown_k():

@@ -73,8 +73,26 @@ def test_bootstrap_ci_covers_the_mean_and_shrinks_with_n():
     assert (hi2 - lo2) < (hi - lo) / 4  # width ~ 1/sqrt(n): 10x more data, ~3.2x narrower... 100x -> 10x
     assert lo2 < 2.0 < hi2
     assert bootstrap_ci([3.0]) == (3.0, (3.0, 3.0))
+    # a seed whose run diverged (NaN) is left out; none left: no statistic (a claim then is n/a)
+    assert bootstrap_ci([1.0, np.nan, 3.0], seed=0) == bootstrap_ci([1.0, 3.0], seed=0)
+    est, ci = bootstrap_ci([np.nan, np.inf])
+    assert math.isnan(est) and all(math.isnan(v) for v in ci) and not ci[1] < 1  # a check is then False
+    rows = np.array([[1.0, 2.0, 1.0], [np.nan, 1.0, 0.0], [2.0, 3.0, 1.0]])  # seeds × points: whole rows
+    assert bootstrap_ci(rows, stat=lambda a: float(a.sum()), n_boot=50)[0] == 10.0
     with pytest.raises(ValueError):
-        bootstrap_ci([1.0, np.nan])
+        bootstrap_ci([])
+
+
+def test_a_nan_statistic_is_not_judged_never_a_cross():
+    from gclib.companion.kernel.judge import NO_STATISTIC, Scorecard
+
+    card = Scorecard("gc_learning_rate")
+    c = card.record("G6.rho", statistic=float("nan"), ci=None, threshold=-0.8, direction="<=", passed=False,
+                    stats={"page": {"p": None}})
+    assert c.verdict == "n/a" and c.reason == NO_STATISTIC and c.stats == {"page": {"p": None}}
+    assert card.summary().splitlines()[0] == "gc_learning_rate (smoke): 0/0 ✓ (+1 n/a)"
+    ctx = card.record("G6.ctx", statistic=float("nan"), direction="context", passed=True)
+    assert ctx.verdict == "—"  # a context value has no verdict to withhold
 
 
 def test_spearman_ci_perfect_and_grouped():
@@ -123,10 +141,15 @@ def test_peak_index_and_prominence(curve, index, prominence):
     assert peak_prominence(curve) == pytest.approx(prominence)
 
 
-@pytest.mark.parametrize("curve", [[1.0, 2.0], [0.0, np.nan, 1.0], [[[1.0, 2.0, 3.0]]]])
-def test_peak_statistics_reject_bad_curves(curve):
-    with pytest.raises(ValueError, match="curves must be finite"):
-        peak_index(curve)
+@pytest.mark.parametrize("curve", [[1.0, 2.0], [0.0, np.nan, 1.0], [[1.0, 2.0], [2.0, 1.0]], []])
+def test_a_curve_without_an_interior_point_has_no_peak_and_no_prominence(curve):
+    # fewer than 3 points (a grid of two widths), or a diverged run's NaN: no interior peak can exist
+    assert peak_index(curve) == -1 and math.isnan(peak_prominence(curve))
+
+
+def test_peak_statistics_reject_a_curve_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="curves must be 1-D"):
+        peak_index([[[1.0, 2.0, 3.0]]])
 
 
 # ---------------------------------------------------------------- protocols, reported values, v2 statistics

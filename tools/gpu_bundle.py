@@ -89,7 +89,8 @@ done
 [ -f gclib/__init__.py ] || die "no gclib checkout in $PWD (put gpu_bundle/ in the repository root)"
 py="${PYTHON:-$(command -v python || command -v python3 || true)}"
 [ -n "$py" ] || die "no python or python3 on PATH (set PYTHON)"
-"$py" -m pip install -q --no-index --find-links "$bundle/wheels" @NEEDED@
+# a lent machine, not kept: an image whose Python is marked externally managed (PEP 668) must still take them
+PIP_BREAK_SYSTEM_PACKAGES=1 "$py" -m pip install -q --no-index --find-links "$bundle/wheels" @NEEDED@
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" GCLIB_FASHION_MNIST="$bundle/fashion-mnist"
 export MPLBACKEND=agg
 "$py" - "$device" @NEEDED@ <<'PY'

@@ -7,8 +7,8 @@ Usage (repository root): .venv/bin/python tools/gpu_rehearsal.py [--work build/g
 1. image   WORK/image: a venv of this machine's Python holding only what the GPU image has: torch==2.13.0
            (the CPU stand-in for its torch 2.11+cu130), then gpu_bundle.IMAGE_STACK from PyPI (the one
            step that uses the network; built once, rebuilt with --fresh-image). Each rehearsal runs in a
-           fresh copy, WORK/venv, checked to hold exactly the image's packages, so a package installed by an
-           earlier rehearsal cannot hide a missing wheel.
+           fresh hard-linked copy, WORK/venv, checked to hold exactly the image's packages, so a package
+           installed by an earlier rehearsal cannot hide a missing wheel.
 2. tree    WORK/tree: the files the device tool sends (`git ls-files -co --exclude-standard`), no .venv, no
            ignored build outputs.
 3. bundle  WORK/tree/gpu_bundle: gpu_bundle.build for this machine's Python (same NEEDED, FALLBACKS,
@@ -57,6 +57,8 @@ NOT_COVERED = (
     "older ones there may behave differently, or make pip fall back to mlxtend 0.23.4 (see 'the image "
     "must meet')",
     "the paper profile's sizes: only the dry-run caps ran (times and memory at full size are estimates)",
+    "the image's own Python set-up: here pip installs into a venv; there a system site-packages marked "
+    "externally managed is overridden by run.sh, a read-only one makes pip fall back to a user install",
 )
 
 
@@ -79,9 +81,18 @@ def _freeze(python: Path) -> list[str]:
     return sorted(line for line in out.splitlines() if line.strip())
 
 
+def _link_or_copy(src, dst):
+    """Hard-link ``src`` to ``dst`` (pip adds files and replaces old ones, never edits them in place, so the
+    image stays as built), or copy it where a link is refused."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def image_venv(work: Path, fresh: bool) -> Path:
-    """WORK/venv: a fresh copy of WORK/image, the stand-in GPU image (built when missing, changed or
-    ``fresh``); returns the copy's python."""
+    """WORK/venv: a fresh hard-linked copy of WORK/image, the stand-in GPU image (built when missing, changed
+    or ``fresh``), checked to hold exactly the image's packages; returns the copy's python."""
     image, venv = work / "image", work / "venv"
     stamp = image / "rehearsal-image.json"
     want = [TORCH_STAND_IN, *gpu_bundle.IMAGE_STACK]
@@ -94,7 +105,7 @@ def image_venv(work: Path, fresh: bool) -> Path:
         subprocess.run([*pip, *gpu_bundle.IMAGE_STACK], check=True)
         stamp.write_text(json.dumps({"specs": want, "freeze": _freeze(image / "bin" / "python")}, indent=1))
     shutil.rmtree(venv, ignore_errors=True)
-    shutil.copytree(image, venv, symlinks=True)
+    shutil.copytree(image, venv, symlinks=True, copy_function=_link_or_copy)
     python = venv / "bin" / "python"
     if _freeze(python) != json.loads(stamp.read_text())["freeze"]:
         raise SystemExit(f"{venv} does not hold exactly the image's packages; rerun with --fresh-image")

@@ -299,12 +299,24 @@ def rank_summary(sweep: DominanceSweep, vary: str, targets, bin_counts=(), *, le
     """The rank statistics of an :func:`architecture_sweep`: Spearman ρ(``vary``, D) averaged over the
     targets with its bootstrap CI (the scorecard statistic), ρ and CI per target, and the point ρ with each
     bin count of ``bin_counts``. Returns ``{"rho", "ci", "per_target": [(ρ, (lo, hi)), …], "by_bins":
-    {B: ρ}, "text"}``, ``text`` the summary the notebooks print (two decimals)."""
+    {B: ρ}, "text"}``, ``text`` the summary the notebooks print (two decimals).
+
+    The targets are the table's own (``targets`` only orders them): a table read back from its CSV holds
+    them to 10 significant digits, which a parameter's float need not equal. With fewer than 3 values of
+    ``vary`` no rank correlation exists: ρ is NaN, the CI None, and the text says so."""
+    table = sweep.table["target"].tolist()
+    seen = list(dict.fromkeys(table))
+    order = sorted(seen, key=lambda t: min(range(len(targets)), key=lambda i: abs(targets[i] - t))) \
+        if len(targets) else seen
+    if sweep.table[vary].nunique() < 3:
+        text = f"Spearman rho({vary}, D): n/a (fewer than 3 values of {vary}: no rank correlation)"
+        return {"rho": math.nan, "ci": None, "per_target": [(math.nan, None)] * len(order), "by_bins": {},
+                "text": text}
     rho, ci = rank_correlation_ci(sweep, vary, groups="target", level=level)
-    per_target = [rank_correlation_ci(sweep, vary, level=level, target=y) for y in targets]
+    per_target = [rank_correlation_ci(sweep, vary, level=level, target=y) for y in order]
     by_bins = {b: rank_correlation_ci(sweep, vary, groups="target", column=f"D_B{b}")[0] for b in bin_counts}
     lines = [f"Spearman rho({vary}, D), mean over targets: {rho:.2f}  95% CI [{ci[0]:.2f}, {ci[1]:.2f}]"]
     lines += [f"  y = {y:g}: rho = {r:.2f}  [{lo:.2f}, {hi:.2f}]"
-              for y, (r, (lo, hi)) in zip(targets, per_target)]
+              for y, (r, (lo, hi)) in zip(order, per_target)]
     lines += [f"  with {b} bins: rho = {r:.2f}" for b, r in by_bins.items()]
     return {"rho": rho, "ci": ci, "per_target": per_target, "by_bins": by_bins, "text": "\n".join(lines)}

@@ -65,13 +65,16 @@ def bootstrap_ci(values, stat=np.mean, *, n_boot: int = 2000, level: float = 0.9
     ``default_rng(seed)``). Any other statistic (e.g. :func:`peak_index` of a seeds × points array) is
     applied to each resample in a loop with the same draws (``rng.integers(0, n, (n_boot, n))``), which
     ``scipy.stats.bootstrap`` cannot express for a statistic over whole rows. Returns ``(estimate, (lo,
-    hi))``; with a single value the CI collapses to that value.
+    hi))``; with a single value the CI collapses to that value. Entries (rows) with a NaN or infinite value
+    — a seed whose run diverged — are left out first; with none left, ``(nan, (nan, nan))``: no statistic
+    (a check such as ``ci[1] < 1`` is then False, and the scorecard records the claim as not judged).
     """
     arr = np.asarray(values, dtype=float)
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError("values must be a non-empty array (one entry per seed or resample unit)")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("values contains NaN or infinite entries")
+    arr = arr[np.isfinite(arr).reshape(arr.shape[0], -1).all(axis=1)]
+    if arr.shape[0] == 0:
+        return math.nan, (math.nan, math.nan)
     check_positive_int("n_boot", n_boot)
     check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     est = float(stat(arr))
@@ -155,32 +158,39 @@ def trend_summary(final, hp: str, *, value: str = "gc", seed: str = "seed", n_bo
 
 
 def _curve(curves):
+    """The curve as a 1-D array (seeds averaged), or None where it has no interior point (fewer than 3
+    points) or a non-finite value (a run that diverged)."""
     arr = np.asarray(curves, dtype=float)
     if arr.ndim == 2:
-        arr = arr.mean(axis=0)
-    if arr.ndim != 1 or arr.size < 3 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"curves must be finite, 1-D (points) or 2-D (seeds × points) with >= 3 points, "
-                         f"got shape {np.shape(curves)}")
-    return arr
+        arr = arr.mean(axis=0) if arr.size else arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"curves must be 1-D (points) or 2-D (seeds × points), got shape {np.shape(curves)}")
+    return arr if arr.size >= 3 and np.all(np.isfinite(arr)) else None
 
 
 def peak_index(curves) -> int:
     """Index of the most prominent *interior* local maximum of a curve (``scipy.signal.find_peaks``), or
     −1 when there is none [ours: G8, double descent]. ``curves``: (P,) or (S, P) — rows (seeds) are averaged
-    first, so ``bootstrap_ci(curves, stat=peak_index)`` resamples seeds."""
+    first, so ``bootstrap_ci(curves, stat=peak_index)`` resamples seeds. Fewer than 3 points or a
+    non-finite value: −1 (no interior peak can be found)."""
     from scipy.signal import find_peaks
 
     arr = _curve(curves)
+    if arr is None:
+        return -1
     peaks, props = find_peaks(arr, prominence=0)
     return int(peaks[props["prominences"].argmax()]) if len(peaks) else -1
 
 
 def peak_prominence(curves) -> float:
     """Relative prominence (``prominence / |peak height|``) of the most prominent interior local maximum of a
-    curve, 0 when there is none [ours: G8]. ``curves`` as in :func:`peak_index`."""
+    curve, 0 when there is none [ours: G8]. ``curves`` as in :func:`peak_index`; NaN where no interior
+    point exists (fewer than 3 points) or a value is not finite: no statistic."""
     from scipy.signal import find_peaks
 
     arr = _curve(curves)
+    if arr is None:
+        return math.nan
     peaks, props = find_peaks(arr, prominence=0)
     if not len(peaks):
         return 0.0

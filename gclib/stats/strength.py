@@ -232,7 +232,13 @@ def verdict_interval(ci, n: int, *, unit: str = "seeds", method: str = "percenti
     required then) instead, as :func:`seed_interval` gives it. An interval of zero width (every resample gave
     the same value, e.g. a rank statistic over histograms of 10⁷ initializations) is no interval: kind
     "no-spread", with the value and the text "no Monte Carlo spread at n = … (every resample gave …)"
-    (spec, second revision); the spread that does exist (across blocks) is the claim's ``interval``."""
+    (spec, second revision); the spread that does exist (across blocks) is the claim's ``interval``. With
+    ``values`` given, n counts its finite entries (a diverged seed is no replicate); none: kind "n/a"."""
+    if values is not None:
+        n = int(np.isfinite(np.asarray([math.nan if v is None else v for v in np.ravel(values)],
+                                       dtype=float)).sum())
+        if n == 0:
+            return {"kind": "n/a", "reason": "no values", "n": 0}
     check_positive_int("n", n)
     check_real("level", level, low=0, high=1, low_open=True, high_open=True)
     if not isinstance(unit, str) or not unit or not isinstance(method, str) or not method:

@@ -88,7 +88,10 @@ def parameters_table(params: dict, figure: str | None = None) -> list[str]:
 def _provenance(run: FigureRun, profile: str) -> list[str]:
     prov = run.provenance or {}
     versions, sha = prov.get("versions") or {}, prov.get("git_sha")
-    sha_text = (f"`{sha[:12]}`" if sha else "—") + (" (uncommitted changes)" if prov.get("git_dirty") else "")
+    dirty = prov.get("git_dirty_files")
+    sha_text = (f"`{sha[:12]}`" if sha else "—") + (
+        (" (uncommitted changes to its code: " + ", ".join(code_span(f) for f in dirty) + ")" if dirty
+         else " (uncommitted changes)") if prov.get("git_dirty") else "")
     rows = [
         ["profile", f"`{profile}`"],
         ["git commit", sha_text],

@@ -86,6 +86,16 @@ def _stale_note(p: PaperResult) -> list[str]:
     return []
 
 
+def _dirty_text(prov: dict) -> str:
+    """" with uncommitted changes to its code (…)" where the run's own code was dirty, else ""."""
+    if not prov.get("git_dirty"):
+        return ""
+    files = prov.get("git_dirty_files") or []
+    shown = ", ".join(f"`{md_cell(f)}`" for f in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5
+                                                                else "")
+    return " **with uncommitted changes to its code**" + (f" ({shown})" if shown else "")
+
+
 def _table_markdown(path: Path) -> str:
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
     if not rows:
@@ -127,8 +137,8 @@ def paper_section(fid: str, entry: dict, main: FigureRun, paper: PaperResult | N
     out += [f"Committed result in `results/paper/{fid}/` ({label}): the paper profile, run on "
             f"{md_cell(prov.get('device') or '?')} at {prov.get('threads')} intra-op threads, "
             f"{(prov.get('start') or '?')[:10]}, wall time {wall(prov.get('wall_seconds'))}, commit "
-            f"`{(prov.get('git_sha') or '?')[:12]}`, code hash `{(prov.get('code_hash') or '?')[:12]}`. "
-            f"Regenerate with `make paper-results`.", ""]
+            f"`{(prov.get('git_sha') or '?')[:12]}`{_dirty_text(prov)}, code hash "
+            f"`{(prov.get('code_hash') or '?')[:12]}`. Regenerate with `make paper-results`.", ""]
     if paper.current and paper.run.claims:
         out += [f"**Scorecard** (paper profile): {tally_text(tally(paper.run.claims))}.", ""]
     for png in paper.run.pngs:

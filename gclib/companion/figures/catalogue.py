@@ -43,6 +43,7 @@ class Figure:
     profiles: dict = field(default_factory=dict)
     dry_run: dict = field(default_factory=dict)
     ranges: dict = field(default_factory=dict)  # name → range spec (figures.ranges)
+    fuzz: dict = field(default_factory=dict)  # name → a narrower range the fuzz tests draw from (cost)
 
 
 def read_profiles(path: str | os.PathLike) -> dict:
@@ -76,7 +77,7 @@ def list_figures(notebooks_dir: str | os.PathLike | None = None) -> list[Figure]
         text = {k: str(e.get(k, "")) for k in ("paper", "family", "title", "claim")}
         figures.append(Figure(nb.stem, nb, **text, est_seconds=dict(e.get("est_seconds") or {}),
                               profiles=dict(e.get("profiles") or {}), dry_run=dict(e.get("dry_run") or {}),
-                              ranges=dict(e.get("ranges") or {})))
+                              ranges=dict(e.get("ranges") or {}), fuzz=dict(e.get("fuzz") or {})))
     return figures
 
 

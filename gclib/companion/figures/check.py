@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from gclib.companion.errors import ParameterError
 from gclib.companion.figures.catalogue import get_figure, notebook_parameters
-from gclib.companion.figures.ranges import derived_bounds, describe_alternatives, parse_spec, spec_fails
+from gclib.companion.figures.ranges import (
+    DERIVED,
+    derived_bounds,
+    describe_alternatives,
+    parse_spec,
+    spec_fails,
+)
 from gclib.companion.figures.values import check_device, coerce_value
 
 __all__ = ["check_parameters", "check_values", "check_ranges", "parameter_ranges"]
@@ -38,15 +44,16 @@ def check_ranges(figure: str, values: dict, *, notebooks_dir=None, ranges: dict 
     naming one that is absent is skipped). Returns ``values``; raises :class:`ParameterError`
     ``parameter 'NAME' of FIGURE must be …, got VALUE`` (one line) on the first bad value."""
     ranges = get_figure(figure, notebooks_dir).ranges if ranges is None else ranges
-    context = None
+    context = None  # the values, the dataset (its default where not given) and what its name fixes
     for name, value in values.items():
         if name not in ranges:
             continue
         specs = parse_spec(str(ranges[name]), where=f"profiles.yaml[{figure}][ranges][{name}]")
-        if context is None and "chance_loss" in str(ranges[name]):
-            spec = notebook_parameters(figure, notebooks_dir) if "dataset" not in values else {}
-            defaults = {"dataset": spec["dataset"].default} if "dataset" in spec else {}
-            context = {**defaults, **values}
+        if context is None and any(word in str(ranges[name]) for word in (*DERIVED, "model")):
+            context = dict(values)
+            if "dataset" not in context:
+                spec = notebook_parameters(figure, notebooks_dir)
+                context.update({"dataset": spec["dataset"].default} if "dataset" in spec else {})
             context.update(derived_bounds(context))
         where = values if context is None else context
         notes = [spec_fails(s, value, where) for s in specs]

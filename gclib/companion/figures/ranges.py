@@ -10,10 +10,11 @@ Spec grammar (``|`` separates alternatives, e.g. ``none | int>=1``)::
     int BOUNDS               an integer;  float BOUNDS: a finite number (an int is accepted)
                              BOUNDS: zero or more of  >X  >=X  <X  <=X  (space-separated or not), where X is
                              a number or the name of another parameter of the figure (its value bounds this
-                             one: ``int>=1 <=n_train``), or ``chance_loss``: ln K for the figure's
-                             ``dataset`` of K classes, the cross-entropy of a uniform guess (a training
-                             target at or above it asks for no learning; skipped for a dataset whose K is
-                             not fixed by its name, e.g. gaussian)
+                             one: ``int>=1 <=n_train``), or a quantity of the figure's ``dataset`` known by
+                             its name (skipped for a dataset whose value is a loader argument, e.g.
+                             gaussian): ``chance_loss`` = ln K for K classes, the cross-entropy of a
+                             uniform guess (a training target at or above it asks for no learning);
+                             ``train_size`` / ``test_size``, the examples of its splits
     {a, b, c}                one of these strings
     list[SPEC] MODIFIERS     a list (or tuple) whose every element matches SPEC; MODIFIERS:
                                nonempty     at least one element
@@ -25,7 +26,8 @@ Spec grammar (``|`` separates alternatives, e.g. ``none | int>=1``)::
     activation               a name of gclib.functions.ACTIVATIONS
     loss                     an init-loss histogram's loss, gclib.functions.POINTWISE_LOSSES
     train_loss               a training loss, gclib.functions.LOSSES
-    model                    a name of gclib.experiments.models.MODELS
+    model                    a name of gclib.experiments.models.MODELS; a convolutional one (cnn, resnet)
+                             needs an image dataset (not gaussian, whose examples are vectors)
     optimizer                a name of gclib.experiments.train.OPTIMIZERS
     device                   auto, cpu or cuda[:N], present on this machine
 """
@@ -158,6 +160,15 @@ def parse_spec(text: str, *, where: str = "range spec") -> tuple:
 # classes of each named dataset (not loaded to know it; tests/test_param_values.py checks these against the
 # loaders); "gaussian" is left out: its K is a loader argument, 0 (regression) by default
 DATASET_CLASSES = {"fashion_mnist": 10, "mnist5k": 10, "digits": 10, "cifar10": 10, "cifar10_standin": 10}
+#: (training, test) examples of each named dataset's splits (checked against the loaders by the same test);
+#: gaussian's are loader arguments
+DATASET_SIZES = {"fashion_mnist": (60000, 10000), "mnist5k": (4000, 1000), "digits": (1438, 359),
+                 "cifar10": (50000, 10000), "cifar10_standin": (60000, 10000)}
+#: datasets whose examples are feature vectors, not images: no convolutional model takes them
+VECTOR_DATASETS = ("gaussian",)
+#: models that need (N, C, H, W) images
+IMAGE_MODELS = ("cnn", "resnet")
+DERIVED = ("chance_loss", "train_size", "test_size")
 
 
 def dataset_classes(values: dict | None) -> tuple:
@@ -167,10 +178,13 @@ def dataset_classes(values: dict | None) -> tuple:
 
 
 def derived_bounds(values: dict) -> dict:
-    """The named quantities a bound may use beside the parameters: ``chance_loss`` = ln K of ``values``'
-    dataset, absent when K is not known by name."""
-    k = dataset_classes(values)[1]
-    return {"chance_loss": math.log(k)} if k else {}
+    """The named quantities a bound may use beside the parameters, from ``values``' dataset: ``chance_loss``
+    = ln K, ``train_size`` and ``test_size``; each absent when the dataset's name does not fix it."""
+    dataset, k = dataset_classes(values)
+    out = {"chance_loss": math.log(k)} if k else {}
+    if isinstance(dataset, str) and dataset in DATASET_SIZES:
+        out["train_size"], out["test_size"] = DATASET_SIZES[dataset]
+    return out
 
 
 # ---------------------------------------------------------------- descriptions
@@ -182,6 +196,14 @@ def _bounds_text(bounds, values: dict | None) -> str:
             ref = (f" (ln {k} = {math.log(k):.3f}, a uniform guess over the {k} classes of {dataset})" if k
                    else " (ln K, a uniform guess over the dataset's K classes)")
             parts.append(f"{op} the chance loss{ref}")
+            continue
+        if x in ("train_size", "test_size"):
+            dataset = (values or {}).get("dataset")
+            split = "training" if x == "train_size" else "test"
+            size = DATASET_SIZES.get(dataset, (None, None))[x == "test_size"] if isinstance(dataset, str) \
+                else None
+            ref = f" ({size:,} examples of {dataset})" if size else ""
+            parts.append(f"{op} the {split} split{ref}")
             continue
         ref = f" ({values[x]!r})" if isinstance(x, str) and values and x in values else ""
         parts.append(f"{op} {x}{ref}")
@@ -329,6 +351,8 @@ def spec_fails(spec: Spec, value, values: dict) -> str | None:
     if k == "device":
         check_device(value)  # its own message (the CLI's "No CUDA" row)
         return None
+    if k == "model" and value in IMAGE_MODELS and values.get("dataset") in VECTOR_DATASETS:
+        return f" ({value} needs an image dataset; {values['dataset']} gives feature vectors)"
     choices = registry(k)
     if not isinstance(value, str) or value not in choices:
         if k == "dataset":  # the names that would pass here

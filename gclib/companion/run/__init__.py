@@ -9,6 +9,7 @@ imported by a notebook).
 - :mod:`~gclib.companion.run.rejudge` — verdicts recomputed from a run's saved tables
 - :mod:`~gclib.companion.run.parallel` — many figures and parameter grids on Dask distributed
 - :mod:`~gclib.companion.run.committed` — the committed paper-scale results: code hash, staleness
+- :mod:`~gclib.companion.run.verify` — a committed result re-derived from its tables, and its table hashes
 - :mod:`~gclib.companion.run.numerics` — numeric environments a kernel can be started in
 """
 from gclib.companion.errors import RunError

@@ -23,7 +23,7 @@ from gclib.companion.run.launch import (
     quiet_papermill_parser,
     strip_timestamps,
 )
-from gclib.companion.run.provenance import git_output, library_versions, now_utc
+from gclib.companion.run.provenance import git_output, library_versions, now_utc, table_hashes
 
 __all__ = ["rejudgeable", "rejudge", "verdicts_from_tables", "VERDICT_TAG", "CHECK_TAG"]
 
@@ -44,9 +44,10 @@ def _tags(cell: dict) -> list:
 def rejudgeable(job: Job) -> bool:
     """A previous successful run in the job's folder differs from the job only where no number of its tables
     can differ — the same figure, profile, parameters and threads, the same code hash (the code that produced
-    the tables, :mod:`gclib.companion.run.committed`), the same cells — while its cache key differs (the
-    statistics, the scorecard, a verdict cell or the prose changed), and the notebook's verdicts read only its
-    saved tables: then :func:`rejudge` recomputes the verdicts instead of the whole figure."""
+    the tables, :mod:`gclib.companion.run.committed`), the same cells, the same tables (their sha256 as the
+    run recorded them) — while its cache key differs (the statistics, the scorecard, a verdict cell or the
+    prose changed), and the notebook's verdicts read only its saved tables: then :func:`rejudge` recomputes
+    the verdicts instead of the whole figure."""
     nb, prov, _ = run_paths(job)
     rec = read_json(prov) if prov.exists() else None
     if rec is None or rec.get("status") != SUCCESS or job.dry_run or rec.get("dry_run"):
@@ -56,6 +57,8 @@ def rejudgeable(job: Job) -> bool:
         return False
     if rec.get("code_hash") != code_hash(job.figure, notebook=job.notebook):
         return False
+    if rec.get("tables") is not None and rec["tables"] != table_hashes(job.directory):
+        return False  # a table is not the one the run saved (edited, lost): rerun, never judge it
     executed = read_json(nb)
     source = read_json(job.notebook)
     if executed is None or source is None or not verdicts_from_tables(job.notebook):

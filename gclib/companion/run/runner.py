@@ -4,9 +4,9 @@ where only they can have changed, or a run in a kernel with its provenance.
 :func:`run_figure` resolves the parameters (the one path, :mod:`gclib.companion.figures.resolve`), then
 executes the notebook with the working directory and ``GCLIB_OUTPUT_DIR`` set to ``<out>/<id>/``, so
 ``savefig``, ``save_table`` and ``Scorecard.save`` write beside the executed notebook, with ``threads``
-intra-op threads in the kernel. ``<id>.provenance.json`` records what ran and the figure's cache key; a rerun
-whose key matches a successful, readable record is skipped. Many figures at once and parameter grids on
-Dask: :mod:`gclib.companion.run.parallel`. [ours]
+intra-op threads in the kernel. ``<id>.provenance.json`` records what ran, the figure's cache key and the
+sha256 of every table it saved; a rerun whose key matches a successful, readable record is skipped. Many
+figures at once and parameter grids on Dask: :mod:`gclib.companion.run.parallel`. [ours]
 """
 from __future__ import annotations
 
@@ -27,7 +27,14 @@ from gclib.companion.run.launch import (
     relative,
     strip_timestamps,
 )
-from gclib.companion.run.provenance import device_name, git_output, library_versions, now_utc
+from gclib.companion.run.provenance import (
+    code_dirty,
+    device_name,
+    git_output,
+    library_versions,
+    now_utc,
+    table_hashes,
+)
 from gclib.companion.run.rejudge import rejudge, rejudgeable
 
 __all__ = ["run_figure", "run_locked", "execute"]
@@ -62,10 +69,11 @@ def execute(job: Job, progress: bool = False) -> RunResult:
         for old in job.directory.iterdir():
             if old.is_file() and old.name != LOCK_NAME:
                 old.unlink()
-    dirty = git_output(job.root, "status", "--porcelain", "--untracked-files=no")
+    dirty = code_dirty(job.root, job.notebook)
     rec = {"figure": job.figure, "profile": job.profile, "parameters": job.parameters,
            "notebook": relative(job.notebook, job.root), "git_sha": git_output(job.root, "rev-parse", "HEAD"),
-           "git_dirty": None if dirty is None else bool(dirty), "versions": library_versions(),
+           "git_dirty": None if dirty is None else bool(dirty), "git_dirty_files": dirty,
+           "versions": library_versions(),
            "device": device_name(job.parameters.get("device")),
            "seed": job.parameters.get("seed", job.parameters.get("seeds")), "threads": job.threads,
            "dry_run": job.dry_run,
@@ -91,7 +99,7 @@ def execute(job: Job, progress: bool = False) -> RunResult:
     if error is None and not card.exists():
         error = f"the notebook finished but wrote no {card.name} (Scorecard.save() missing?)"
     rec.update(end=now_utc(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
-               status=SUCCESS if error is None else "failed")
+               status=SUCCESS if error is None else "failed", tables=table_hashes(job.directory))
     if partial.exists():
         strip_timestamps(partial, job)
         os.replace(partial, nb_out)

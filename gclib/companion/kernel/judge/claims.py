@@ -22,7 +22,7 @@ from gclib.companion.kernel.judge.verdicts import fraction_text, verdict
 from gclib.companion.outputs import output_dir, write_atomic
 from gclib.validate import check_choice, check_positive_int
 
-__all__ = ["Scorecard", "Claim", "load_scorecards", "PROTOCOLS", "PROTOCOL_NOTES"]
+__all__ = ["Scorecard", "Claim", "load_scorecards", "PROTOCOLS", "PROTOCOL_NOTES", "NO_STATISTIC"]
 
 _DIRECTIONS = (">=", "<=", ">", "<", "in", "report", "context")
 #: Scorecard protocols: "v1" (the design notes' first recipes), "v2" (fixed before any v2 run; it adds
@@ -30,6 +30,8 @@ _DIRECTIONS = (">=", "<=", ">", "<", "in", "report", "context")
 #: beside the pre-registered one: shown and counted apart, never as evidence fixed in advance). A claim's
 #: description ends with its protocol's note.
 PROTOCOLS = ("v1", "v2", "post-hoc")
+#: why a claim whose statistic is NaN is "n/a" (:meth:`Scorecard.record`; an infinite statistic is a value)
+NO_STATISTIC = "its statistic is undefined at this setting (every run diverged, or too few grid values)"
 PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28",
                   "post-hoc": "added 2026-12-07, after the v1 runs: not pre-registered"}
 
@@ -133,20 +135,27 @@ class Scorecard:
                direction: str = ">=", description: str = "", protocol: str = "v1",
                stats: dict | None = None) -> Claim:
         """Record one claim. ``passed`` is computed by the caller from the statistic/CI and the threshold
-        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). ``protocol`` "v2" marks a
-        check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)" appended.
+        fixed in ``shared/papers``; it must be a bool (numpy bools are accepted). A NaN
+        ``statistic`` (no run reached the target, fewer than 3 grid values) is no evidence either way: the
+        claim is recorded as not judged ("n/a", reason :data:`NO_STATISTIC`), never as a ✗. ``protocol``
+        "v2" marks a check of the revised protocol: its description gets "(protocol v2, fixed 2026-11-28)"
+        appended.
 
         ``stats``: optional statistics beside the verdict (spec fixed 2026-12-03 in shared/papers/README.md),
         e.g. ``{"page": gclib.stats.page_trend(...), "per_seed_rho": gclib.stats.per_block_spearman(...),
         "interval": gclib.stats.seed_interval(...)}``. Stored JSON-ready (dict keys as strings, arrays and
         tuples as lists, numpy scalars as Python ones, NaN/inf as None) and written by :meth:`to_dict`; they
         change neither the verdict nor :meth:`summary`."""
-        description = self._check_new(claim_id, direction, protocol, description)
         if not isinstance(passed, (bool, np.bool_)):
             raise TypeError(f"passed must be a bool, got {type(passed).__name__}")
         if stats is not None and not isinstance(stats, dict):
             raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
         stat = _num(statistic)
+        if math.isnan(stat) and direction != "context":  # no statistic: no verdict, never a ✗
+            claim = self.record_not_judged(claim_id, reason=NO_STATISTIC, description=description,
+                                           protocol=protocol, direction=direction, threshold=threshold)
+            return self.add_stats(claim_id, stats) if stats else claim
+        description = self._check_new(claim_id, direction, protocol, description)
         if ci is not None:
             lo, hi = (_num(v) for v in ci)
             ci = (lo, hi)
