@@ -16,12 +16,15 @@ MATHJAX := book/_static/mathjax/tex-mml-chtml.js
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: setup system-deps test test-fast book bench costs lint clean help paper-results gpu-rehearsal
+.PHONY: setup system-deps test test-fast fuzz test-numerics book bench costs lint clean help paper-results \
+	gpu-rehearsal
 
 help:
 	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first, JOBS at a time)"
 	@echo "make test                            full test suite (unit, notebooks, nbval, book, browser)"
 	@echo "make test-fast                       unit tests only"
+	@echo "make fuzz   EXAMPLES=20              Hypothesis draws of valid parameters, per figure"
+	@echo "make test-numerics                   the notebook tests in every numeric environment of this CPU"
 	@echo "make bench                           ratio benchmarks against the naive baselines"
 	@echo "make costs                           re-time the README's cost rows (benchmarks/costs.json)"
 	@echo "make paper-results                   regenerate the committed paper-profile results (results/paper)"
@@ -53,8 +56,27 @@ system-deps:
 $(MATHJAX):
 	bash book/vendor_mathjax.sh
 
+# the whole suite on every core (pytest-xdist; the cells of one notebook stay together on one worker)
+NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+XDIST := -n $(or $(WORKERS),auto) --dist loadgroup
 test: setup
-	$(PYTHON) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/fixtures
+	$(PYTHON) -m pytest tests notebooks $(NBVAL) --ignore=tests/fixtures $(XDIST)
+
+# valid input never crashes: EXAMPLES Hypothesis draws per figure from the declared ranges (default 20: 300
+# in all), random and shrunk; `make test` runs 3 per figure, the same on every machine
+fuzz: $(STAMP) system-deps
+	GCLIB_FUZZ_EXAMPLES=$(or $(EXAMPLES),20) $(PYTHON) -m pytest tests/test_fuzz.py $(XDIST) -p no:cacheprovider
+
+# the notebook tests (smoke runs, their tables against the references, nbval) once in every numeric
+# environment this CPU can produce (gclib.companion.run.numerics), a summary line per environment
+test-numerics: setup
+	@status=0; for env in $$($(PYTHON) -c "from gclib.companion.run import numerics; \
+	    print(' '.join(e.name for e in numerics.available()))"); do \
+	  start=$$(date +%s); \
+	  line=$$(GCLIB_NUMERIC_ENV=$$env $(PYTHON) -m pytest tests/test_notebooks.py tests/test_reference_tables.py \
+	    notebooks $(NBVAL) $(XDIST) -q -p no:cacheprovider 2>&1 | tail -n 1) || status=1; \
+	  echo "$$env: $$line ($$(( $$(date +%s) - start )) s)"; \
+	done; exit $$status
 
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest tests -m "not notebooks and not book and not browser and not slow"

@@ -3,14 +3,18 @@
 Each step has its wall time (seconds), the command, the date, the machine (CPU, cores, load average before the
 step) and how it was measured. Two ways in:
 
-- ``python benchmarks/costs.py measure [STEP ...]`` runs the steps this script can time itself, on a fresh
-  cache and output directory each (default: all of them), and writes their entries:
-  ``smoke_cold`` / ``smoke_warm`` (``gclib run all --profile smoke --jobs 2``, then again: every figure a
-  cache hit), ``paper_dry_run`` (``gclib run all --profile paper --dry-run --jobs 2``) and, when the book is
-  built, ``book_size_mb`` (``book/_build/html``).
+- ``python benchmarks/costs.py measure [STEP ...]`` runs steps this script times itself and writes their
+  entries (``how`` starts "measured by benchmarks/costs.py"). In this checkout, on a fresh cache and output
+  directory each: ``smoke_cold`` / ``smoke_warm`` (``gclib run all --profile smoke --jobs 2``, then again:
+  every figure a cache hit), ``paper_dry_run`` (``gclib run all --profile paper --dry-run --jobs 2``),
+  ``cpu_cold`` (``gclib run all --profile cpu --jobs 1``) and, when the book is built, ``book_size_mb``. In a
+  fresh clone of this checkout's HEAD (``../shared`` linked beside it, as CI has it): ``setup`` (``make
+  setup``, a new venv), ``make_test`` and ``make_test_pytest`` (``bash .ci/run``: the wall time, and pytest's
+  own time and test count from its summary line), ``book_cold`` / ``book_warm`` (``make book JOBS=2``, then
+  again with nothing changed). Default: the quick ones (``QUICK``); name the long ones to run them.
 - ``python benchmarks/costs.py add STEP SECONDS --command CMD --how TEXT [--date YYYY-MM-DD] [--count N]``
-  enters a step measured elsewhere (``make test`` in a fresh clone by ``.ci/run``, ``make setup`` on a new
-  machine, the cold cpu-profile book), saying where in ``how``.
+  enters a step measured elsewhere, saying where in ``how``; the README then says beside the number that it
+  was entered by hand (``tests/test_prose_numbers.py`` holds it to that).
 
 ``tests/test_prose_numbers.py`` checks every time in the README's cost table against this record, to the unit
 the README prints. [ours]
@@ -92,8 +96,78 @@ def _run(argv: list[str], env: dict) -> float:
     return wall
 
 
+QUICK = ("smoke_cold", "smoke_warm", "paper_dry_run", "book_size_mb")
+#: steps timed in a fresh clone: id -> (command as the README prints it, shell command in the clone)
+IN_CLONE = {"setup": ("make setup", "make setup"),
+            "make_test": ("CI=true bash .ci/run", "CI=true bash .ci/run"),
+            "book_cold": ("make book JOBS=2", "make book JOBS=2"),
+            "book_warm": ("make book JOBS=2 (again, nothing changed)", "make book JOBS=2")}
+MEASURED["cpu_cold"] = ("gclib run all --profile cpu --jobs 1",
+                        ["run", "all", "--profile", "cpu", "--jobs", "1"])
+
+
+def _clone(tmp: Path) -> Path:
+    """A fresh clone of this checkout's HEAD in ``tmp/p``, ``tmp/shared`` linking ../shared, as CI runs."""
+    clone = tmp / "p"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    shared = ROOT.parent / "shared"
+    if shared.is_dir():
+        (tmp / "shared").symlink_to(shared, target_is_directory=True)
+    return clone
+
+
+def _in_clone(clone: Path, shell: str) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GCLIB_", "VIRTUAL_ENV"))}
+    proc = subprocess.run(["bash", "-c", shell], cwd=clone, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"`{shell}` failed in {clone} ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                         f"{proc.stderr[-2000:]}")
+    return wall, proc.stdout
+
+
+def _pytest_summary(stdout: str) -> tuple[int, float]:
+    """(tests passed, pytest's seconds) from its last summary line, "1187 passed, … in 512.34s (0:08:32)"."""
+    import re
+
+    m = re.search(r"(\d+) passed.* in ([\d.]+)s", stdout.strip().splitlines()[-1] if stdout.strip() else "")
+    if not m:
+        m = next((re.search(r"(\d+) passed.* in ([\d.]+)s", ln) for ln in reversed(stdout.splitlines())
+                  if re.search(r"(\d+) passed.* in ([\d.]+)s", ln)), None)
+    if not m:
+        raise SystemExit("no pytest summary line in the output of .ci/run")
+    return int(m.group(1)), float(m.group(2))
+
+
+def measure_in_clone(steps: list[str], record: dict) -> None:
+    how = "measured by benchmarks/costs.py in a fresh clone of HEAD ({sha}) with ../shared beside it{extra}"
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="gclib-costs-clone-") as tmp:
+        clone = _clone(Path(tmp))
+        for step in ("setup", "make_test", "book_cold", "book_warm"):
+            if step not in steps:
+                continue
+            command, shell = IN_CLONE[step]
+            wall, stdout = _in_clone(clone, shell)
+            extra = ": a new venv" if step == "setup" else ""
+            record["steps"][step] = entry(wall, command, how.format(sha=sha, extra=extra))
+            print(f"{step}: {wall:.1f} s")
+            if step == "make_test":
+                passed, seconds = _pytest_summary(stdout)
+                record["steps"]["make_test"]["count"] = passed
+                record["steps"]["make_test_pytest"] = entry(seconds, "make test (its pytest)",
+                                                            how.format(sha=sha, extra=": pytest's own time"))
+                print(f"make_test_pytest: {seconds:.1f} s, {passed} passed")
+
+
 def measure(steps: list[str]) -> dict:
     record = load()
+    if set(steps) & set(IN_CLONE):
+        measure_in_clone(steps, record)
+        save(record)
+    steps = [st for st in steps if st not in IN_CLONE]
     with tempfile.TemporaryDirectory(prefix="gclib-costs-") as tmp:
         env = {**os.environ, "GCLIB_CACHE_DIR": str(Path(tmp) / "cache")}
         out = ["--out", str(Path(tmp) / "out")]
@@ -122,7 +196,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     m = sub.add_parser("measure", help="time the steps this script can run itself")
-    m.add_argument("steps", nargs="*", help=f"any of {', '.join([*MEASURED, 'book_size_mb'])} (default: all)")
+    m.add_argument("steps", nargs="*", help=f"any of {', '.join([*MEASURED, *IN_CLONE, 'book_size_mb'])} "
+                                            f"(default: {', '.join(QUICK)})")
     a = sub.add_parser("add", help="enter a step measured elsewhere")
     a.add_argument("step")
     a.add_argument("seconds", type=float, help="seconds (megabytes for a step named …_mb)")
@@ -132,11 +207,11 @@ def main(argv=None) -> int:
     a.add_argument("--count", type=int)
     args = parser.parse_args(argv)
     if args.what == "measure":
-        known = [*MEASURED, "book_size_mb"]
+        known = [*MEASURED, *IN_CLONE, "book_size_mb"]
         unknown = [s for s in args.steps if s not in known]
         if unknown:
             parser.error(f"unknown step(s) {', '.join(unknown)}; valid: {', '.join(known)}")
-        measure(args.steps or known)
+        measure(args.steps or list(QUICK))
     else:
         record = load()
         step = entry(args.seconds, args.command, args.how, date=args.date, count=args.count, here=False)

@@ -44,7 +44,8 @@ def top_eigenpair(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tens
 
     Stops after ``n_iter`` products or when the relative residual ≤ ``tol`` (``tol=0``: all ``n_iter``).
     A warm start (``v0`` = a previous ``vector``) converges in a few products when the operator moved
-    little. Works in ``v0``'s dtype and device.
+    little. Works in ``v0``'s dtype and device. A product that is not finite (the parameters of a diverged
+    run) ends the iteration with eigenvalue NaN, not converged: there is no eigenpair to report.
     """
     check_positive_int("n_iter", n_iter)
     check_real("tol", tol, low=0.0)
@@ -63,6 +64,8 @@ def _power(matvec, v, n_iter, tol) -> Eigenpair:
     for i in range(1, n_iter + 1):
         w = matvec(v)
         lam = float(torch.dot(w, v))
+        if not math.isfinite(lam):  # a diverged operator: no eigenpair
+            return Eigenpair(math.nan, v, i, False, math.inf)
         resid = float(torch.linalg.vector_norm(w - lam * v)) / max(abs(lam), 1e-300)
         if resid <= tol:
             return Eigenpair(lam, v, i, True, resid)
@@ -86,6 +89,8 @@ def _lanczos(matvec, q, n_iter, tol) -> Eigenpair:
         w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)
         w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)
         beta = float(torch.linalg.vector_norm(w))
+        if not (math.isfinite(alphas[-1]) and math.isfinite(beta)):  # a diverged operator: no eigenpair
+            return Eigenpair(math.nan, q, j + 1, False, math.inf)
         t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
         evals, evecs = np.linalg.eigh(t)
         theta, s = float(evals[-1]), evecs[:, -1]

@@ -3,8 +3,9 @@
 The book source is copied into a temporary directory (``<tmp>/book``, with ``<tmp>/gclib`` and
 ``<tmp>/notebooks`` linked to the repository so ``literalinclude`` and ``profiles.yaml`` resolve), its
 pages are generated from a figures directory and it is built with ``-W -n``, then rebuilt with nothing
-changed. Figures: ``GCLIB_BOOK_FIGURES`` (e.g. the outputs of ``gclib run all --profile smoke``) or the
-fixture ``tests/fixtures/book_figure`` (one small executed notebook; see its ``make_fixture.py``).
+changed. Figures: the session's smoke run of every figure (``book_figures`` in tests/conftest.py), or
+``GCLIB_BOOK_FIGURES``; ``tests/fixtures/book_figure`` (one small executed notebook, see its
+``make_fixture.py``) serves the tests of the generator that need no full run.
 """
 
 from __future__ import annotations
@@ -40,14 +41,6 @@ class BuiltBook:
 _CACHE: dict[str, BuiltBook | Exception] = {}
 
 
-def figures_dir() -> Path:
-    env = os.environ.get("GCLIB_BOOK_FIGURES")
-    path = Path(env).resolve() if env else FIXTURE_FIGURES
-    if not path.is_dir():
-        pytest.fail(f"GCLIB_BOOK_FIGURES={env!r} is not a directory")
-    return path
-
-
 def require_mathjax() -> None:
     js = REPO / "book" / "_static" / "mathjax" / "tex-mml-chtml.js"
     if not js.exists():
@@ -67,11 +60,13 @@ def copy_book(dest_root: Path) -> Path:
     return dest_root / "book"
 
 
-def built_book() -> BuiltBook:
-    """The book built from :func:`figures_dir` (once per process; later calls reuse it)."""
+def built_book(figures) -> BuiltBook:
+    """The book built from the runner's outputs in ``figures`` (once per process; later calls reuse it)."""
     from gclib.companion.book.build import build_book
 
-    figs = figures_dir()
+    figs = Path(figures).resolve()
+    if not figs.is_dir():
+        pytest.fail(f"the figures to build the book from are not a directory: {figs}")
     key = str(figs)
     if key not in _CACHE:
         require_mathjax()

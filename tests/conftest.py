@@ -52,10 +52,13 @@ def pytest_report_header(config):
             f"{SMOKE_ENV.name} ({numerics.ENV_VAR}={_CHOSEN or 'unset'})")
 
 
-# ---------------------------------------------------------------- tiers
+# ---------------------------------------------------------------- order and xdist groups
 # Run order: unit tests, then the papermill smoke runs of every figure (tests/test_notebooks.py), then the
-# book and browser checks (which build the book from those smoke outputs when they exist), then nbval.
+# book and browser checks (built from those smoke outputs), then nbval. Under pytest-xdist (`make test`: -n
+# auto --dist loadgroup) the cells of one notebook stay on one worker, in order, with their kernel, and a
+# module whose tests share an expensive module fixture (the built book, the dry runs) stays on one worker.
 _TIER = {"notebooks": 1, "book": 2, "browser": 3}
+_GROUPS = {"test_book.py": "book", "test_browser.py": "book", "test_dry_run.py": "dry-run"}
 
 
 def _tier(item) -> int:
@@ -64,7 +67,14 @@ def _tier(item) -> int:
     return min((_TIER[m.name] for m in item.iter_markers() if m.name in _TIER), default=0)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group(f"nbval-{path.stem}"))
+        elif path.name in _GROUPS:
+            item.add_marker(pytest.mark.xdist_group(_GROUPS[path.name]))
     items.sort(key=_tier)  # stable: keeps file order within a tier
 
 
@@ -80,30 +90,44 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+def shared_dir(tmp_path_factory, worker_id) -> Path:
+    """A folder every pytest-xdist worker of this session sees (the session's base temp when not
+    distributed): what one worker computes there under a lock, the others read instead of recomputing."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
 @pytest.fixture(scope="session")
-def smoke_cli(tmp_path_factory):
+def smoke_cli(tmp_path_factory, worker_id):
     """`gclib run all --profile smoke --jobs 2` on the repository's notebooks, as a user runs it: a
-    subprocess (two figures at a time on Dask), its exit status and stderr kept for the tests that check
-    what a successful run prints. Returns ``(out_dir, CompletedProcess)``."""
+    subprocess (two figures at a time on Dask) in SMOKE_ENV, its exit status and output kept for the tests
+    that check what a successful run prints. Run once per session: the first xdist worker that needs it runs
+    it under a file lock, the others wait and read its record. Returns ``(out_dir, CompletedProcess)``."""
+    import json
     import subprocess
     import sys
-    from pathlib import Path
 
-    out = tmp_path_factory.mktemp("smoke-figures")
-    env = {k: v for k, v in SMOKE_ENV.apply().items() if k != "GCLIB_NOTEBOOKS_DIR"}
-    env["GCLIB_NOTEBOOKS_DIR"] = str(Path(__file__).resolve().parents[1] / "notebooks")
-    proc = subprocess.run([sys.executable, "-m", "gclib", "run", "all", "--profile", "smoke", "--jobs", "2",
-                           "--out", str(out)], capture_output=True, text=True, timeout=1800, env=env)
-    return out, proc
+    from filelock import FileLock
+
+    root = shared_dir(tmp_path_factory, worker_id)
+    out, record = root / "smoke-figures", root / "smoke-cli.json"
+    args = [sys.executable, "-m", "gclib", "run", "all", "--profile", "smoke", "--jobs", "2", "--out",
+            str(out)]
+    with FileLock(str(root / "smoke-cli.lock")):
+        if not record.exists():
+            env = {k: v for k, v in SMOKE_ENV.apply().items() if k != "GCLIB_NOTEBOOKS_DIR"}
+            env["GCLIB_NOTEBOOKS_DIR"] = str(Path(__file__).resolve().parents[1] / "notebooks")
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=1800, env=env)
+            record.write_text(json.dumps({"returncode": proc.returncode, "stdout": proc.stdout,
+                                          "stderr": proc.stderr}))
+    data = json.loads(record.read_text())
+    return out, subprocess.CompletedProcess(args, data["returncode"], data["stdout"], data["stderr"])
 
 
 @pytest.fixture(scope="session")
 def smoke_runs(smoke_cli):
     """Every figure notebook executed once at the smoke profile through the runner (papermill), by
-    :func:`smoke_cli`; here the runner's results of that directory (every figure a cache hit).
-
-    The outputs also feed the book tests: ``GCLIB_BOOK_FIGURES`` is pointed at them unless already set.
-    """
+    :func:`smoke_cli`; here the runner's results of that directory (every figure a cache hit)."""
     from pathlib import Path
 
     from gclib.companion.run.parallel import run_all
@@ -111,6 +135,16 @@ def smoke_runs(smoke_cli):
     out, proc = smoke_cli
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     nbs = Path(__file__).resolve().parents[1] / "notebooks"
-    results = {r.figure: r for r in run_all(profile="smoke", out_dir=out, progress=False, notebooks_dir=nbs)}
-    os.environ.setdefault("GCLIB_BOOK_FIGURES", str(out))
-    return results
+    return {r.figure: r for r in run_all(profile="smoke", out_dir=out, progress=False, notebooks_dir=nbs)}
+
+
+@pytest.fixture(scope="session")
+def book_figures(smoke_cli):
+    """The figures the book tests build the book from: ``GCLIB_BOOK_FIGURES`` when set, else the session's
+    smoke run of every figure (:func:`smoke_cli`)."""
+    env = os.environ.get("GCLIB_BOOK_FIGURES")
+    if env:
+        return Path(env).resolve()
+    out, proc = smoke_cli
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out

@@ -78,8 +78,8 @@ def _figure_ids(figs: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ the built book
 @pytest.fixture(scope="module")
-def book():
-    return built_book()
+def book(book_figures):
+    return built_book(book_figures)
 
 
 def test_build_succeeds_with_warnings_as_errors(book):

@@ -232,10 +232,10 @@ def _netlog_requests(text: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def pages():
+def pages(book_figures):
     """Open the key pages once; yield {name: (checks, events, screenshot path)} and the network log text."""
     binary = _chromium()
-    book = built_book()
+    book = built_book(book_figures)
     out = artifacts_dir()
     figures = sorted(p.stem for p in (book.html / "_generated" / "pages").glob("*.html"))
     assert figures, "no figure page was built"

@@ -246,3 +246,12 @@ def test_gn_rejects_bad_input():
     with pytest.raises(ValueError, match="x must"):
         gn_penalty(model, torch.randn(4, dtype=torch.float64))
     assert curvature.__all__
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+def test_a_non_finite_operator_gives_nan_not_an_error(method):
+    # the Hessian of a diverged run: its products are NaN; the sharpness logged is NaN and training goes on
+    from gclib.linalg import top_eigenpair
+
+    pair = top_eigenpair(lambda v: v * float("nan"), torch.ones(5), method=method)
+    assert math.isnan(pair.value) and not pair.converged

@@ -152,8 +152,12 @@ def test_transition_threshold_and_distance():
                                                                               "kind": "sign change"}
     assert dd.dominance_transition([1, 2, 4, 8], [-5.0, -4.9, -2.0, -1.9])["index"] == 2
     assert dd.dominance_transition([1, 2, 4, 8], [-5.0, -4.9, -2.0, -1.9])["kind"] == "largest step"
+    # one width (a valid grid) or a diverged D: no step, no transition, never an error
+    none = dd.dominance_transition([1], [0.0])
+    assert none["index"] is None and none["kind"] == "none" and math.isnan(none["x"])
+    assert dd.dominance_transition([1, 2], [0.0, math.nan])["index"] is None
     with pytest.raises(ValueError):
-        dd.dominance_transition([1], [0.0])
+        dd.dominance_transition([1, 2], [0.0])
     assert dd.interpolation_threshold([2, 4, 8], [0.5, 0.995, 1.0]) == {"index": 1, "x": 4}
     none = dd.interpolation_threshold([2, 4, 8], [0.5, 0.6, 0.7])
     assert none["index"] is None and math.isnan(none["x"])
@@ -162,6 +166,8 @@ def test_transition_threshold_and_distance():
     dist, ci = dd.transition_distance([1, 2, 4, 8], d, boot, 3)
     assert dist == 1.0 and ci[0] == pytest.approx(1.025) and ci[1] == pytest.approx(1.975)
     assert dd.transition_distance([1, 2, 4, 8], d, boot, None) == (math.inf, (math.inf, math.inf))
+    dist, ci = dd.transition_distance([8], d[:1], boot[:1], 0)  # no transition: no statistic (n/a)
+    assert math.isnan(dist) and all(math.isnan(v) for v in ci)
 
 
 def test_config_dataset_and_condition_match_run_config():

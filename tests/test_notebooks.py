@@ -8,6 +8,8 @@ import nbformat
 import pytest
 import yaml
 
+from gclib.companion.kernel.judge import verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 FIGURES = sorted(p.stem for p in NB_DIR.glob("*.ipynb"))
@@ -18,6 +20,18 @@ EXPECTED = {
 }
 
 pytestmark = pytest.mark.notebooks
+
+
+def _committed_verdicts(figure: str) -> dict[str, str]:
+    """Claim id → verdict, read from the summary the committed notebook's last cell printed."""
+    nb = nbformat.read(NB_DIR / f"{figure}.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []))
+    out = {}
+    for line in text.strip().splitlines()[1:]:
+        cid, rest = line.split(maxsplit=1)
+        out[cid] = "n/a" if rest.startswith("n/a (") else rest.split()[-1]
+    assert out, f"{figure}: the committed notebook printed no summary"
+    return out
 
 
 def test_every_figure_family_has_its_notebook_and_profile():
@@ -74,9 +88,11 @@ def test_figure_runs_at_smoke_profile(smoke_runs, figure):
         assert key in prov, key
     card = json.loads(result.scorecard.read_text())
     assert card["figure"] == figure and card["claims"], f"{figure} recorded no claims"
+    # every claim's verdict is the one the committed notebook printed (its summary, which nbval compares):
+    # the command line's run and the notebook agree claim by claim, ✓, ✗, n/a or —
+    assert {c["claim_id"]: verdict(c) for c in card["claims"]} == _committed_verdicts(figure)
     for claim in card["claims"]:
-        judged = ("✓", "✗") if claim.get("reason") is None else ("n/a",)  # n/a: not judgeable here, with why
-        assert claim["verdict"] in (("—",) if claim["direction"] == "context" else judged)
+        assert claim["verdict"] == verdict(claim)  # the stored verdict is the one the rule gives
     pngs = list(result.directory.glob("*.png"))
     svgs = list(result.directory.glob("*.svg"))
     assert pngs and svgs, f"{figure} saved no figure"

@@ -33,6 +33,8 @@ BAD = [
      "the training split (1,438 examples of digits), got 0"),
     (["run", "gc_l2", "-p", "n_train", "2000"], "parameter 'n_train' of gc_l2 must be an integer >= 1 and <= "
      "the training split (1,438 examples of digits), got 2000"),
+    (["run", "gc_l2", "-p", "track_bounds", "3"],
+     "parameter override: parameter 'track_bounds' of gc_l2 expects bool (default True), got int 3"),
     (["run", "gc_l2", "-p", "dataset", "gaussian", "-p", "model", "cnn"],
      "parameter 'model' of gc_l2 must be a model, got 'cnn' (cnn needs an image dataset; gaussian gives "
      "feature vectors)"),
@@ -170,8 +172,30 @@ def gclib(*argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def test_the_bad_values_cover_enough_figures():
-    assert len(BAD) >= 25 and len({argv[1] for argv, _ in BAD}) >= 8
+def _kinds(specs) -> set[str]:
+    """Every spec form a parsed range uses: its alternatives' kinds, a list's element kinds, "list" itself,
+    and the list modifiers and bounds that can refuse a value."""
+    out = set()
+    for sp in specs:
+        out.add(sp.kind)
+        out |= {f"bound {op}" for op, _ in sp.bounds}
+        out |= {f"list {m}" for m in sp.modifiers} | ({"list contains"} if sp.contains else set())
+        out |= _kinds(sp.element)
+    return out
+
+
+def test_every_form_of_range_is_refused_somewhere_in_the_bad_values():
+    used, refused = set(), set()
+    for fig in figures.list_figures():
+        for name, text in fig.ranges.items():
+            used |= _kinds(grammar.parse_spec(str(text)))
+    for argv, _ in BAD:
+        if argv[0] == "run" and "-p" in argv:
+            fig = figures.get_figure(argv[1])
+            name = argv[argv.index("-p") + 1]
+            refused |= _kinds(grammar.parse_spec(str(fig.ranges[name])))
+    assert used - refused - {"any", "str", "none", "device"} == set(), \
+        "add a bad value for each of these range forms"
 
 
 @pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a[:1] + a[3:]) for a, _ in BAD])

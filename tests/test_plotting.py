@@ -47,3 +47,38 @@ def test_savefig_rejects_bad_names(tmp_path, name):
 def test_savefig_rejects_non_figures(tmp_path):
     with pytest.raises(TypeError, match="Figure"):
         savefig("not a figure", "x", out_dir=tmp_path)
+
+
+# a value whose mean over three equal copies lies one ulp above it: seaborn's errorbar=("pi", 100) drew a
+# negative error bar there and matplotlib raised ("'yerr' must not contain negative values"): gc_l2 with three
+# seeds that all ended on one test accuracy crashed its figure
+ULP = 0.9563777886388609
+
+
+def test_mean_range_keeps_the_mean_inside_its_bars_where_the_float_mean_overshoots():
+    import pandas as pd
+
+    from gclib.companion.kernel.draw import mean_range
+
+    t = pd.DataFrame({"lr": [0.1] * 3 + [0.2] * 3, "acc": [ULP] * 3 + [0.5, float("nan"), 0.7]})
+    assert t["acc"][:3].mean() > ULP  # the overshoot this guards against
+    stats = mean_range(t, "lr", "acc")
+    assert (stats["lo"] <= stats["mean"]).all() and (stats["mean"] <= stats["hi"]).all()
+    assert stats["n"].tolist() == [3, 2] and stats["hi"].iloc[1] == 0.7
+
+
+def test_sweep_and_level_figures_draw_runs_that_all_ended_on_one_value():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from gclib.companion.kernel import draw
+
+    t = pd.DataFrame({"l2": [0.0] * 3 + [0.01] * 3, "seed": [0, 1, 2] * 2, "step": [10] * 6,
+                      "gc": [1.0, 1.1, 1.2, 0.9, 0.8, 0.7], "test_acc": [ULP] * 6, "train_acc": [ULP] * 6,
+                      "lr": [0.5] * 6})
+    fig = draw.plot_sweep(t, "l2")
+    _, ax = plt.subplots()
+    draw.plot_levels(ax, t, "l2", "test_acc", hue="lr")  # one hue level: no side-by-side division by zero
+    draw.plot_levels(ax, t, "l2", "test_acc")
+    plt.close("all")
+    assert len(fig.axes) == 3

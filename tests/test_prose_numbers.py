@@ -302,3 +302,18 @@ def test_readme_cost_rows_agree_with_the_cost_record():
     head = section.split("\n|", 1)[0]
     assert "benchmarks/costs.json" in head, "the cost table's header must name its record"
     assert not errors, "\n".join(errors)
+
+
+def test_a_cost_not_measured_by_the_tool_says_so_beside_its_number():
+    """A row's number is measured by benchmarks/costs.py (its record's ``how`` says so), or the README says
+    beside it that it was entered by hand; the paper rows come from their results' provenance."""
+    steps = json.loads(COSTS.read_text(encoding="utf-8"))["steps"]
+    rows = {r[0]: r[1] for r in _table_rows(_section("## What it costs here"))}
+    unlabelled = []
+    for key, ids in COST_ROWS.items():
+        (label,) = [lab for lab in rows if key in lab]
+        typed = [i for i in ids if not steps[i]["how"].startswith("measured by benchmarks/costs.py")]
+        if typed and "entered by hand" not in label + rows[label]:
+            unlabelled.append(f"{key}: {typed}")
+    assert unlabelled == [], "label these README rows '(entered by hand: …)' or measure them with costs.py"
+

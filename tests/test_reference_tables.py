@@ -63,7 +63,8 @@ def compare(fig: str, name: str, ref: pd.DataFrame, got: pd.DataFrame) -> list[s
         a, b = ref[col], got[col]
         numeric = pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a)
         if not numeric:
-            for i in np.flatnonzero((a.astype(str) != b.astype(str)).to_numpy() & ~chaos):
+            differ = (~((a == b) | (a.isna() & b.isna()))).to_numpy()  # a missing value equals a missing one
+            for i in np.flatnonzero(differ & ~chaos):
                 bad.append(f"row {i} {col}: {a.iloc[i]!r} → {b.iloc[i]!r} (the row is not marked chaotic)")
             continue
         x, y = a.to_numpy(float), pd.to_numeric(b, errors="coerce").to_numpy(float)

@@ -1,5 +1,6 @@
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -188,7 +189,25 @@ def test_seed_mean_spearman_uses_the_means_and_leaves_nans_out():
     np.testing.assert_allclose(out["means"], [10.0, 9.1666667, 8.8, 5.5])
     assert out["rho"] == pytest.approx(-1.0) and out["n_levels"] == 4 and out["n_seeds"] == 3
     lo, hi = out["rho_ci"]
-    assert -1.0 <= lo <= out["rho"] <= hi <= 1.0
+    # the bootstrap over 3 seeds has 27 equally likely resamples: enumerate them, and the interval's ends
+    # must be the exact distribution's 2.5 % and 97.5 % points up to the Monte Carlo error of 2000 draws
+    from itertools import product
+
+    from gclib.stats import spearman
+
+    mat = table.pivot_table(index="seed", columns="hp", values="gc", aggfunc="mean", dropna=False).to_numpy()
+    exact = []
+    for idx in product(range(3), repeat=3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a level no resampled seed reached: NaN
+            means = np.nanmean(mat[list(idx)], axis=0)
+        ok = np.isfinite(means)
+        exact.append(spearman(np.arange(4)[ok], means[ok]) if ok.sum() >= 3 else math.nan)
+    exact = np.array([r for r in exact if np.isfinite(r)])
+    below_lo, above_hi = np.mean(exact < lo - 1e-12), np.mean(exact > hi + 1e-12)
+    assert below_lo <= 0.025 + 0.02 and above_hi <= 0.025 + 0.02, (lo, hi, sorted(set(exact)))
+    assert {lo, hi} <= set(np.round(exact, 12)) and lo <= out["rho"] <= hi  # ends: attainable resample values
+    assert hi > -1.0  # a resample that drops seed 3's levels flattens the trend: the interval is not a point
     two = seed_mean_spearman(_tidy({1: [1.0], 2: [2.0], 3: [math.nan]}), "hp")
     assert math.isnan(two["rho"]) and two["rho_ci"] is None and two["n_levels"] == 2
     with pytest.raises(ValueError, match="column"):
@@ -201,5 +220,8 @@ def test_seed_mean_spread_is_max_over_min_minus_one():
     out = seed_mean_spread(_tidy({0.1: [10.0, 10.2], 0.2: [10.4, 10.6], 0.3: [math.nan, 10.1]}), "hp")
     assert out["spread"] == pytest.approx(10.5 / 10.1 - 1)
     lo, hi = out["spread_ci"]
-    assert 0 <= lo <= hi
+    # two seeds: 4 equally likely resamples {00, 01, 10, 11}; seed 0 alone lacks level 0.3, so its spread is
+    # 10.4/10.0 - 1 (0.04), seed 1 alone 10.6/10.1 - 1, the mixes 10.5/10.1 - 1: the interval spans them
+    alone0, alone1, mixed = 10.4 / 10.0 - 1, 10.6 / 10.1 - 1, 10.5 / 10.1 - 1
+    assert lo == pytest.approx(min(alone0, alone1, mixed)) and hi == pytest.approx(max(alone0, alone1, mixed))
     assert math.isnan(seed_mean_spread(_tidy({0.1: [1.0, 2.0]}), "hp")["spread"])

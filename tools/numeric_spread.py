@@ -63,11 +63,12 @@ def run_env(env, out: Path, jobs: int) -> float:
 
 
 def cell_texts(notebook: Path) -> dict[str, str]:
-    """Code cell id → the text its outputs print (streams and text/plain; images left out)."""
+    """Code cell id → the text its outputs print (streams and text/plain; images left out), for the cells of
+    the source notebook."""
     out = {}
     for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] != "code":
-            continue
+        if cell["cell_type"] != "code" or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            continue  # papermill's injected cell gets a new id in every run: it is no cell of the notebook
         parts = []
         for o in cell.get("outputs", []):
             if "text" in o:
@@ -109,7 +110,7 @@ def deviations(ref: pd.DataFrame, other: pd.DataFrame, where: str) -> tuple[dict
             cols[col] = {"stable": float(rel[~chaos].max(initial=0.0)),
                          "chaotic": float(rel[chaos].max(initial=0.0))}
         else:
-            differ = (a.astype(str) != b.astype(str)).to_numpy()
+            differ = (~((a == b) | (a.isna() & b.isna()))).to_numpy()  # a missing value equals a missing one
             for i in np.flatnonzero(differ & ~chaos):
                 problems.append(f"{where}: row {i} column {col!r}: {a.iloc[i]!r} vs {b.iloc[i]!r} (a row not "
                                 "marked chaotic changed)")
@@ -121,14 +122,22 @@ def main() -> int:
     ap.add_argument("--envs", nargs="*", default=None, help="environment names (default: all available)")
     ap.add_argument("--jobs", type=int, default=2, help="figures at once per environment (1-thread ones)")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "numeric-spread", help="scratch folder")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the runs already in the scratch folder and only compare them again")
     args = ap.parse_args()
     envs = [numerics.get(n) for n in args.envs] if args.envs else numerics.available()
     if REFERENCE not in [e.name for e in envs]:
         envs.insert(0, numerics.get(REFERENCE))
-    shutil.rmtree(args.work, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(args.work, ignore_errors=True)
     seconds = {}
     for env in envs:
-        seconds[env.name] = run_env(env, args.work / env.name, args.jobs)
+        done = args.work / env.name / ".seconds"
+        if args.reuse and done.exists():  # compare again without rerunning (e.g. after fixing a check)
+            seconds[env.name] = float(done.read_text())
+        else:
+            seconds[env.name] = run_env(env, args.work / env.name, args.jobs)
+            done.write_text(f"{seconds[env.name]:.1f}")
         print(f"{env.name}: {seconds[env.name]:.0f} s", flush=True)
     ref_dir = args.work / REFERENCE
     figures = sorted(p.name for p in ref_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))

@@ -30,10 +30,13 @@ def dominance_transition(x, d) -> dict:
     """The transition of D along an ordered grid ``x`` (e.g. widths) [ours, fixed before measuring]:
     the first step i → i+1 where D changes sign (central ↔ zero dominance); if D never changes sign, the
     step with the largest abs(D_{i+1} − D_i). Returns ``{"index": i + 1, "x": x[i + 1], "kind": "sign change"
-    | "largest step"}`` (index of the first grid point after the transition)."""
+    | "largest step"}`` (index of the first grid point after the transition); with fewer than 2 grid points
+    or a non-finite D there is no step: ``{"index": None, "x": nan, "kind": "none"}``."""
     x, d = np.asarray(x), np.asarray(d, dtype=float)
-    if x.ndim != 1 or x.shape != d.shape or x.size < 2 or not np.all(np.isfinite(d)):
-        raise ValueError("x and d must be 1-D of equal length >= 2 with finite d")
+    if x.ndim != 1 or x.shape != d.shape:
+        raise ValueError(f"x and d must be 1-D of equal length, got shapes {x.shape} and {d.shape}")
+    if x.size < 2 or not np.all(np.isfinite(d)):
+        return {"index": None, "x": math.nan, "kind": "none"}
     sign = np.flatnonzero(np.sign(d[:-1]) != np.sign(d[1:]))
     if sign.size:
         i, kind = int(sign[0]), "sign change"
@@ -57,14 +60,17 @@ def transition_distance(x, d, boot, target_index, *,
                         level: float = 0.95) -> tuple[float, tuple[float, float]]:
     """Distance in grid steps between the transition of D (:func:`dominance_transition` of ``d``) and the grid
     index ``target_index`` (e.g. the interpolation threshold), with a percentile CI from the bootstrap
-    replicates ``boot`` (len(x), B) of D. ``target_index`` None gives (inf, (inf, inf))."""
+    replicates ``boot`` (len(x), B) of D. ``target_index`` None gives (inf, (inf, inf)): no threshold; no
+    transition (fewer than 2 grid points) gives NaN: no statistic."""
     if target_index is None:
         return math.inf, (math.inf, math.inf)
     boot = np.asarray(boot, dtype=float)
-    dist = abs(dominance_transition(x, d)["index"] - target_index)
-    reps = np.array([abs(dominance_transition(x, boot[:, b])["index"] - target_index)
-                     for b in range(boot.shape[1]) if np.all(np.isfinite(boot[:, b]))], dtype=float)
-    return float(dist), percentile_ci(reps, level)
+    at = dominance_transition(x, d)["index"]
+    if at is None:
+        return math.nan, (math.nan, math.nan)
+    steps = [dominance_transition(x, boot[:, b])["index"] for b in range(boot.shape[1])]
+    reps = np.array([abs(i - target_index) for i in steps if i is not None], dtype=float)
+    return float(abs(at - target_index)), percentile_ci(reps, level)
 
 
 def config_dataset(config: dict):

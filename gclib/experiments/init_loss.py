@@ -303,14 +303,15 @@ def rank_summary(sweep: DominanceSweep, vary: str, targets, bin_counts=(), *, le
 
     The targets are the table's own (``targets`` only orders them): a table read back from its CSV holds
     them to 10 significant digits, which a parameter's float need not equal. With fewer than 3 values of
-    ``vary`` no rank correlation exists: ρ is NaN, the CI None, and the text says so."""
+    ``vary`` no rank correlation exists: ρ and the CI are NaN, and the text says so."""
     table = sweep.table["target"].tolist()
     seen = list(dict.fromkeys(table))
     order = sorted(seen, key=lambda t: min(range(len(targets)), key=lambda i: abs(targets[i] - t))) \
         if len(targets) else seen
     if sweep.table[vary].nunique() < 3:
         text = f"Spearman rho({vary}, D): n/a (fewer than 3 values of {vary}: no rank correlation)"
-        return {"rho": math.nan, "ci": None, "per_target": [(math.nan, None)] * len(order), "by_bins": {},
+        nan = (math.nan, math.nan)
+        return {"rho": math.nan, "ci": nan, "per_target": [(math.nan, nan)] * len(order), "by_bins": {},
                 "text": text}
     rho, ci = rank_correlation_ci(sweep, vary, groups="target", level=level)
     per_target = [rank_correlation_ci(sweep, vary, level=level, target=y) for y in order]

@@ -6,5 +6,7 @@
 - :mod:`gclib.companion.book.pages` — a figure's page: its executed notebook with the reproduction record
 - :mod:`gclib.companion.book.index` — the index pages: scorecard, landing table, gallery, family table
 - :mod:`gclib.companion.book.records` — committed measurement records (benchmarks) as includes
+- :mod:`gclib.companion.book.prose` — a result's discussion, its numbers filled from the result's records
+- :mod:`gclib.companion.book.forest` — the forest plot of claims, for the scorecard and each figure page
 - :mod:`gclib.companion.book.build` — write the generated pages, then ``jupyter-book build -W``
 """

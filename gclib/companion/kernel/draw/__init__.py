@@ -2,7 +2,7 @@
 notebook, and the panels more than one notebook draws.
 
 - :mod:`~gclib.companion.kernel.draw.style` — the style, the palette, level colours and labels, ``savefig``
-  (PNG + SVG with stable bytes)
+  (PNG + SVG with stable bytes), means with min–max bars that always contain the mean
 - :mod:`~gclib.companion.kernel.draw.sweeps` — training sweeps (G2–G7) and a bound against its value
 - :mod:`~gclib.companion.kernel.draw.regimes` — protocol v2: values at equal loss, the edge-of-stability
   regime map, sharpness traces
@@ -21,9 +21,18 @@ from gclib.companion.kernel.draw.regimes import (
     plot_sharpness_traces,
     status_note,
 )
-from gclib.companion.kernel.draw.style import PALETTE, level_colors, level_label, savefig, set_style
+from gclib.companion.kernel.draw.style import (
+    PALETTE,
+    errorbar_mean,
+    level_colors,
+    level_label,
+    mean_range,
+    savefig,
+    set_style,
+)
 from gclib.companion.kernel.draw.sweeps import plot_bound, plot_sweep
 
-__all__ = ["set_style", "savefig", "PALETTE", "level_colors", "level_label", "plot_sweep", "plot_bound",
+__all__ = ["set_style", "savefig", "PALETTE", "level_colors", "level_label", "mean_range", "errorbar_mean",
+           "plot_sweep", "plot_bound",
            "plot_levels", "plot_regime_map", "plot_sharpness_traces", "status_note", "plot_histogram_grid",
            "plot_dominance", "plot_rank_correlations", "plot_architecture_sweep"]

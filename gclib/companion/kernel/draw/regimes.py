@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from gclib.companion.kernel.draw.style import PALETTE, level_colors, level_label
+from gclib.companion.kernel.draw.style import PALETTE, errorbar_mean, level_colors, level_label, mean_range
 
 __all__ = ["plot_levels", "plot_regime_map", "plot_sharpness_traces", "status_note"]
 
@@ -34,28 +34,31 @@ def status_note(table, hp: str) -> str:
 def plot_levels(ax, table, hp: str, value: str = "gc", *, hue: str | None = None, hp_label: str | None = None,
                 value_label: str = "GC", title: str = "", logy: bool = False, span=None):
     """``value`` against the levels of ``hp`` on evenly spaced categorical positions (a strength grid with 0
-    has no log axis): every run a dot (seaborn ``stripplot``), the seed mean a line with min–max bars
-    (seaborn ``pointplot``, ``errorbar=("pi", 100)``), one colour per ``hue`` level. Runs with a NaN value
-    (target not reached) are left out of the dots and the means; ``span`` = (lo, hi) shades the levels in
-    that closed range (e.g. the lrs past the stability edge)."""
-    import seaborn as sns
+    has no log axis): every run a dot, the seed mean a line with min–max bars
+    (:func:`~gclib.companion.kernel.draw.style.mean_range`), one colour per ``hue`` level, side by side.
+    Runs with a NaN value (target not reached) are left out of the dots and the means; ``span`` = (lo, hi)
+    shades the levels in that closed range (e.g. the lrs past the stability edge)."""
+    import numpy as np
 
     data = table.dropna(subset=[value])
     levels = sorted(set(table[hp]))
     order = [level_label(v) for v in levels]
-    data = data.assign(**{"_level": data[hp].map(level_label)})
-    palette = None
-    if hue is not None:
-        hues = sorted(set(table[hue]))
-        palette = dict(zip(hues, PALETTE))
-        data = data.assign(**{hue: data[hue].astype(object)})
-    if not data.empty:
-        sns.stripplot(data=data, x="_level", y=value, hue=hue, order=order, palette=palette, ax=ax, size=4,
-                      alpha=0.6, jitter=0.12, dodge=hue is not None, legend=False,
-                      color=None if hue is not None else PALETTE[0])
-        sns.pointplot(data=data, x="_level", y=value, hue=hue, order=order, palette=palette, ax=ax,
-                      errorbar=("pi", 100), capsize=0.15, dodge=0.4 if hue is not None else False,
-                      markersize=5, linewidth=1.5, color=None if hue is not None else "k")
+    pos = {v: i for i, v in enumerate(levels)}
+    hues = sorted(set(table[hue])) if hue is not None else [None]
+    width = 0.4 if len(hues) > 1 else 0.0  # side by side only where there is more than one hue
+    rng = np.random.default_rng(0)  # the dots' jitter: fixed, so the figure's bytes are too
+    for k, h in enumerate(hues):
+        sub = data if h is None else data[data[hue] == h]
+        if sub.empty:
+            continue
+        shift = (k / (len(hues) - 1) - 0.5) * width if len(hues) > 1 else 0.0
+        color = PALETTE[k % len(PALETTE)] if h is not None else PALETTE[0]
+        x = sub[hp].map(pos).to_numpy(float) + shift
+        ax.scatter(x + rng.uniform(-0.06, 0.06, len(x)), sub[value], s=16, alpha=0.6, color=color, zorder=2)
+        stats = mean_range(sub, hp, value)
+        errorbar_mean(ax, stats[hp].map(pos).to_numpy(float) + shift, stats, marker="o", ms=5, capsize=3,
+                      lw=1.5, color=color if h is not None else "k", zorder=3,
+                      label=None if h is None else level_label(h))
     if span is not None:
         inside = [i for i, v in enumerate(levels) if span[0] <= v <= span[1]]
         if inside:
@@ -65,7 +68,7 @@ def plot_levels(ax, table, hp: str, value: str = "gc", *, hue: str | None = None
     ax.set(xlabel=hp_label or hp, ylabel=value_label, title=title)
     if logy:
         ax.set_yscale("log")
-    if hue is not None and ax.get_legend() is not None:
+    if hue is not None and ax.get_legend_handles_labels()[0]:
         ax.legend(title=hue, fontsize=8, title_fontsize=8)
     return ax
 

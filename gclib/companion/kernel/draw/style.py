@@ -12,7 +12,7 @@ import matplotlib as mpl
 
 from gclib.companion.outputs import output_dir
 
-__all__ = ["set_style", "savefig", "PALETTE", "level_colors", "level_label"]
+__all__ = ["set_style", "savefig", "PALETTE", "level_colors", "level_label", "mean_range", "errorbar_mean"]
 
 #: Colour-blind-safe palette (seaborn "colorblind"), used in a fixed order by every figure.
 PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
@@ -94,3 +94,27 @@ def level_colors(levels) -> dict:
     levels = sorted(set(levels))
     cmap = plt.get_cmap("viridis")
     return {v: cmap(0.9 * i / max(len(levels) - 1, 1)) for i, v in enumerate(levels)}
+
+
+def mean_range(table, by, value: str):
+    """Per group of ``by`` (a column name or list of them), the mean of ``value`` with the min and max over
+    the group's rows (NaN values left out): a DataFrame ``by…, mean, lo, hi, n``, with lo ≤ mean ≤ hi
+    guaranteed — the mean of equal values can lie one ulp above their max, which a plotting library then
+    turns into a negative error bar and an error (seaborn's ``errorbar=("pi", 100)`` did: a valid run
+    crashed its figure). Groups with no finite value are left out."""
+    keys = [by] if isinstance(by, str) else list(by)
+    ok = table.dropna(subset=[value])
+    agg = ok.groupby(keys, sort=True)[value].agg(["mean", "min", "max", "size"]).reset_index()
+    agg["lo"] = agg[["mean", "min"]].min(axis=1)
+    agg["hi"] = agg[["mean", "max"]].max(axis=1)
+    return agg.rename(columns={"size": "n"}).drop(columns=["min", "max"])
+
+
+def errorbar_mean(ax, x, stats, **kw):
+    """Draw means with min–max bars (a :func:`mean_range` table ``stats``) at positions ``x``."""
+    import numpy as np
+
+    mean = stats["mean"].to_numpy(float)
+    err = np.vstack([mean - stats["lo"].to_numpy(float), stats["hi"].to_numpy(float) - mean])
+    return ax.errorbar(x, mean, yerr=err, **kw)
+

@@ -3,7 +3,7 @@ accuracies against a swept hyperparameter, and a bound against its value at ever
 """
 from __future__ import annotations
 
-from gclib.companion.kernel.draw.style import PALETTE, level_colors, level_label
+from gclib.companion.kernel.draw.style import PALETTE, errorbar_mean, level_colors, level_label, mean_range
 
 __all__ = ["plot_sweep", "plot_bound"]
 
@@ -26,7 +26,7 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
         "train_loss"), one thin line per run (colour = value of ``hp``, one line per seed); (b) ``value``
         at the end of training (or from ``final``) against ``hp``: each seed a dot, the mean a line;
         (c) the final ``metrics`` (default test and train accuracy) against ``hp``, mean over seeds with
-        min–max bars.
+        min–max bars (:func:`~gclib.companion.kernel.draw.style.mean_range`).
 
     Hyperparameter values sit at evenly spaced positions labelled with their values (a sweep over
     {0, 1e-4, 1e-3, 1e-2} has no log axis).
@@ -79,12 +79,12 @@ def plot_sweep(history, hp: str, *, x: str = "step", value: str = "gc", final=No
     ax.set(xlabel=hp_label, ylabel=value_label, title=f"(b) {value_label} {final_label}")
     ax.legend(fontsize=8)
 
-    ax = axes[2]  # final metrics: mean over seeds with min–max bars (seaborn's errorbar=("pi", 100))
-    lastd = last.assign(_pos=last[hp].map(pos)).melt(id_vars=["_pos", "seed"], value_vars=list(metrics),
-                                                     var_name="metric", value_name="value")
-    lastd["metric"] = lastd["metric"].str.replace("_", " ")
-    sns.lineplot(data=lastd, x="_pos", y="value", hue="metric", palette=PALETTE[:len(metrics)],
-                 errorbar=("pi", 100), err_style="bars", marker="o", err_kws={"capsize": 3}, ax=ax)
+    ax = axes[2]  # final metrics: mean over seeds with min–max bars (mean_range: lo <= mean <= hi)
+    lasted = last.assign(_pos=last[hp].map(pos))
+    for i, metric in enumerate(metrics):
+        stats = mean_range(lasted, "_pos", metric)
+        errorbar_mean(ax, stats["_pos"], stats, marker="o", capsize=3, lw=1.5,
+                      color=PALETTE[i % len(PALETTE)], label=metric.replace("_", " "))
     ax.set(xlabel=hp_label, ylabel="", title="(c) final " + " / ".join(m.replace("_", " ") for m in metrics))
     ax.legend(fontsize=8)
 

@@ -31,7 +31,7 @@ _DIRECTIONS = (">=", "<=", ">", "<", "in", "report", "context")
 #: description ends with its protocol's note.
 PROTOCOLS = ("v1", "v2", "post-hoc")
 #: why a claim whose statistic is NaN is "n/a" (:meth:`Scorecard.record`; an infinite statistic is a value)
-NO_STATISTIC = "its statistic is undefined at this setting (every run diverged, or too few grid values)"
+NO_STATISTIC = "no statistic at this setting: every run diverged, or too few grid values"
 PROTOCOL_NOTES = {"v1": "", "v2": "protocol v2, fixed 2026-11-28",
                   "post-hoc": "added 2026-12-07, after the v1 runs: not pre-registered"}
 
