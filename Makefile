@@ -17,7 +17,7 @@ TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := dataset-fashion-mnist chromium
 
 .PHONY: setup system-deps test test-fast fuzz test-numerics book bench costs lint clean help paper-results \
-	gpu-rehearsal
+	cpu-results gpu-rehearsal
 
 help:
 	@echo "make book   PROFILE=smoke|cpu|paper  build the book (runs stale figures first, JOBS at a time)"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench                           ratio benchmarks against the naive baselines"
 	@echo "make costs                           re-time the README's cost rows (benchmarks/costs.json)"
 	@echo "make paper-results                   regenerate the committed paper-profile results (results/paper)"
+	@echo "make cpu-results                     regenerate the committed cpu-profile records (results/cpu)"
 	@echo "make gpu-rehearsal                   run the GPU bundle offline here, as the GPU machine would"
 
 $(STAMP): pyproject.toml
@@ -88,6 +89,11 @@ book: setup
 # paper_cpu), on the CPU at two threads, one figure at a time, cached: only stale or missing ones rerun
 paper-results: $(STAMP) system-deps
 	$(GCLIB) run all --profile paper --fits-cpu --device cpu --threads 2 --jobs 1
+
+# the cpu profile's records (scorecards, provenance, tables: what the figure pages' discussions quote); the
+# notebooks and images it also writes are not committed (.gitignore)
+cpu-results: $(STAMP) system-deps
+	$(GCLIB) run all --profile cpu --device cpu --threads 1 --jobs 1 --out results/cpu
 
 # the GPU bundle rehearsed on this CPU (tools/gpu_rehearsal.py): a venv with only the GPU image's packages, the
 # bundle's run.sh installing its wheels offline (unshare --net) and running every figure's paper dry run, the

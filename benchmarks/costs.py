@@ -162,7 +162,9 @@ def measure_in_clone(steps: list[str], record: dict) -> None:
                 print(f"make_test_pytest: {seconds:.1f} s, {passed} passed")
 
 
-def measure(steps: list[str]) -> dict:
+def measure(steps: list[str], out_dir: str | None = None) -> dict:
+    """Time ``steps``; ``out_dir``: where the figure runs write (kept), instead of a temporary folder (its
+    cache is still a fresh one: ``make cpu-results`` and ``cpu_cold`` in one run)."""
     record = load()
     if set(steps) & set(IN_CLONE):
         measure_in_clone(steps, record)
@@ -170,7 +172,7 @@ def measure(steps: list[str]) -> dict:
     steps = [st for st in steps if st not in IN_CLONE]
     with tempfile.TemporaryDirectory(prefix="gclib-costs-") as tmp:
         env = {**os.environ, "GCLIB_CACHE_DIR": str(Path(tmp) / "cache")}
-        out = ["--out", str(Path(tmp) / "out")]
+        out = ["--out", str(Path(out_dir).resolve() if out_dir else Path(tmp) / "out")]
         for step in steps:
             if step == "book_size_mb":
                 html = ROOT / "book" / "_build" / "html"
@@ -184,9 +186,14 @@ def measure(steps: list[str]) -> dict:
             command, argv = MEASURED[step]
             if step == "paper_dry_run":
                 env["GCLIB_CACHE_DIR"] = str(Path(tmp) / "cache-dry")
-            wall = _run(argv + out, env)
-            record["steps"][step] = entry(wall, command, "measured by benchmarks/costs.py (fresh cache and "
-                                                         "output directory)")
+            if out_dir and step != "smoke_warm":
+                stale = [p for p in Path(out_dir).glob("*/*.provenance.json")]
+                for p in stale:  # a fresh run: the runner would otherwise reuse what the folder holds
+                    p.unlink()
+            wall = _run(argv + out + (["--threads", "1"] if step == "cpu_cold" else []), env)
+            where = f"output kept in {out_dir}" if out_dir else "output directory"
+            record["steps"][step] = entry(wall, command, f"measured by benchmarks/costs.py (fresh cache and "
+                                                         f"{where})")
             print(f"{step}: {wall:.1f} s")
     save(record)
     return record
@@ -198,6 +205,8 @@ def main(argv=None) -> int:
     m = sub.add_parser("measure", help="time the steps this script can run itself")
     m.add_argument("steps", nargs="*", help=f"any of {', '.join([*MEASURED, *IN_CLONE, 'book_size_mb'])} "
                                             f"(default: {', '.join(QUICK)})")
+    m.add_argument("--out", help="keep the figure runs' outputs here (e.g. results/cpu with cpu_cold: the "
+                                 "committed cpu records and their time in one run)")
     a = sub.add_parser("add", help="enter a step measured elsewhere")
     a.add_argument("step")
     a.add_argument("seconds", type=float, help="seconds (megabytes for a step named …_mb)")
@@ -211,7 +220,7 @@ def main(argv=None) -> int:
         unknown = [s for s in args.steps if s not in known]
         if unknown:
             parser.error(f"unknown step(s) {', '.join(unknown)}; valid: {', '.join(known)}")
-        measure(args.steps or list(QUICK))
+        measure(args.steps or list(QUICK), out_dir=args.out)
     else:
         record = load()
         step = entry(args.seconds, args.command, args.how, date=args.date, count=args.count, here=False)

@@ -53,6 +53,7 @@ class ResultStatus:
     provenance: dict
     recorded_hash: str | None
     current_hash: str | None
+    profile: str = "paper"  # the profile the folder holds (results/<profile>)
 
     @property
     def stale(self) -> bool:
@@ -61,7 +62,7 @@ class ResultStatus:
     @property
     def ok(self) -> bool:
         p = self.provenance
-        return p.get("status") == "success" and p.get("profile") == "paper" and not self.stale
+        return p.get("status") == "success" and p.get("profile") == self.profile and not self.stale
 
     def describe(self) -> str:
         p = self.provenance
@@ -74,10 +75,11 @@ class ResultStatus:
         return f"{self.figure}: current — made on {when} at commit {sha}, status {p.get('status')}"
 
 
-def committed_results(directory=None, notebooks_dir=None) -> dict[str, ResultStatus]:
-    """Every ``<directory>/<figure>/<figure>.provenance.json`` (default :func:`results_dir`) with its
+def committed_results(directory=None, notebooks_dir=None, *,
+                      profile: str = "paper") -> dict[str, ResultStatus]:
+    """Every ``<directory>/<figure>/<figure>.provenance.json`` (default ``results/<profile>``) with its
     staleness against today's code; a figure no longer in the notebooks is stale (current hash None)."""
-    root = Path(directory) if directory is not None else results_dir()
+    root = Path(directory) if directory is not None else results_dir(profile=profile)
     out = {}
     if not root.is_dir():
         return out
@@ -90,5 +92,5 @@ def committed_results(directory=None, notebooks_dir=None) -> dict[str, ResultSta
             current = code_hash(d.name, notebooks_dir)
         except ParameterError:  # the figure is gone
             current = None
-        out[d.name] = ResultStatus(d.name, d, prov, prov.get("code_hash"), current)
+        out[d.name] = ResultStatus(d.name, d, prov, prov.get("code_hash"), current, profile)
     return out

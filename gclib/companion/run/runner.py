@@ -37,6 +37,8 @@ from gclib.companion.run.provenance import (
 )
 from gclib.companion.run.rejudge import rejudge, rejudgeable
 
+#: a committed result's discussion (a template people write: ``gclib.companion.book.prose``), never deleted
+DISCUSSION = "discussion.md"
 __all__ = ["run_figure", "run_locked", "execute"]
 
 
@@ -66,8 +68,8 @@ def execute(job: Job, progress: bool = False) -> RunResult:
     nb_out, prov, card = run_paths(job)
     job.directory.mkdir(parents=True, exist_ok=True)
     if prov.exists():  # a previous run of ours: clear its files so nothing stale survives a failure
-        for old in job.directory.iterdir():
-            if old.is_file() and old.name != LOCK_NAME:
+        for old in job.directory.iterdir():  # (a committed result's discussion is written by people: kept)
+            if old.is_file() and old.name not in (LOCK_NAME, DISCUSSION):
                 old.unlink()
     dirty = code_dirty(job.root, job.notebook)
     rec = {"figure": job.figure, "profile": job.profile, "parameters": job.parameters,
