@@ -4,7 +4,8 @@ The book source is copied into a temporary directory (``<tmp>/book``, with ``<tm
 ``<tmp>/notebooks`` linked to the repository so ``literalinclude`` and ``profiles.yaml`` resolve), its
 pages are generated from a figures directory and it is built with ``-W -n``, then rebuilt with nothing
 changed. Figures: the session's smoke run of every figure (``book_figures`` in tests/conftest.py), or
-``GCLIB_BOOK_FIGURES``; ``tests/fixtures/book_figure`` (one small executed notebook, see its
+``GCLIB_BOOK_FIGURES`` (and the committed paper results from ``GCLIB_BOOK_PAPER``, default
+``results/paper``); ``tests/fixtures/book_figure`` (one small executed notebook, see its
 ``make_fixture.py``) serves the tests of the generator that need no full run.
 """
 
@@ -75,14 +76,15 @@ def built_book(figures) -> BuiltBook:
             atexit.register(shutil.rmtree, root, True)
         book = copy_book(root)
         t0 = time.perf_counter()
+        paper = os.environ.get("GCLIB_BOOK_PAPER") or None
         try:
-            html = build_book(book, figs, strict=True)
+            html = build_book(book, figs, strict=True, paper_dir=paper)
         except Exception as err:  # every test that needs the book reports this one failure, no rebuild
             _CACHE[key] = err
             raise
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
-        build_book(book, figs, strict=True)
+        build_book(book, figs, strict=True, paper_dir=paper)
         warm = time.perf_counter() - t0
         log = (book / "_build" / "build.log").read_text(encoding="utf-8")
         _CACHE[key] = BuiltBook(root, book, html, figs, cold, warm, log)

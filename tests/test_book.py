@@ -3,7 +3,9 @@ remote assets and missing content. The build is shared with tests/test_browser.p
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -37,7 +39,7 @@ class _Refs(HTMLParser):
         for key in ("id", "name"):
             if a.get(key):
                 self.ids.add(a[key])
-        for key in ("href", "src"):
+        for key in ("href", "src", "srcset"):  # srcset: the forest plot's SVG (one URL, no descriptors)
             if a.get(key) is not None:
                 self.refs.append((tag, key, a[key]))
                 if tag == "link":
@@ -108,40 +110,137 @@ def test_landing_page_content(book):
         "@inproceedings{dherin2022",
         "@misc{teague2022",
         "@misc{gclib2024",
-        "claims ✓",
+        "figures (book)",
+        "claims at the paper profile",
     ):
         assert needle in text, needle
     # the at-a-glance include counts the checked claims of each paper (and of both, when there are two),
-    # protocol v1 and v2 apart: "v1 ✓ v1 ✗ v2 ✓ v2 ✗"
+    # protocol v1 and v2 apart: "v1: 5 ✓ 2 ✗ · v2: …", in the row of that paper
     claims = {}
     for f in book.figures.glob("*/*.scorecard.json"):
         data = json.loads(f.read_text())
         claims.setdefault(data["figure"].split("_")[0], []).extend(data["claims"])
     glance = text[text.index("The scorecard at a glance") : text.index("How to rerun")]
+    names = {"gc": "Dherin et al. 2022", "gr": "Teague 2022"}
 
     def counts(cs):
-        cs = [c for c in cs if c.get("direction") != "context" and c.get("reason") is None]  # n/a apart
-        return " ".join(str(sum((c.get("protocol", "v1") == p) and (c["passed"] == ok) for c in cs))
-                        for p in ("v1", "v2") for ok in (True, False))
+        judged = [c for c in cs if c.get("direction") != "context" and c.get("reason") is None
+                  and c.get("verdict") != "n/a"]
+        out = []
+        for p in ("v1", "v2"):
+            ok = sum(c.get("protocol", "v1") == p and bool(c["passed"]) for c in judged)
+            bad = sum(c.get("protocol", "v1") == p and not c["passed"] for c in judged)
+            if any(c.get("protocol", "v1") == p for c in cs if c.get("direction") != "context"):
+                out.append(rf"{p}: {ok} ✓ {bad} ✗")
+        return out
 
-    for cs in claims.values():
-        assert re.search(rf"\b{counts(cs)}\b", glance), (counts(cs), glance)
+    for prefix, cs in claims.items():
+        row = re.search(rf"{names[prefix]} .*?(?=Dherin et al|Teague 2022|both papers|v1, v2 and post-hoc)",
+                        glance).group(0)
+        for part in counts(cs):
+            assert part in row, (part, row)
     if len(claims) > 1:
-        every = [c for v in claims.values() for c in v]
-        assert re.search(rf"both papers .*?\b{counts(every)}\b", glance), glance
+        row = glance[glance.index("both papers"):]
+        for part in counts([c for v in claims.values() for c in v]):
+            assert part in row, (part, row)
 
 
-def test_scorecard_page_lists_every_claim(book):
-    page = (book.html / "_generated" / "scorecard.html").read_text()
-    cards = sorted(book.figures.glob("*/*.scorecard.json"))
-    assert cards, "no scorecard JSON in the figures directory"
-    for card in cards:
-        data = json.loads(card.read_text())
-        for claim in data["claims"]:
-            assert claim["claim_id"] in page, claim["claim_id"]
-        assert f"pages/{data['figure']}.html" in page  # each row links its figure page
-    n = sum(len(json.loads(c.read_text())["claims"]) for c in cards)
-    assert f"{n} claims" in strip_tags(page)
+def _cards(figs: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(figs.glob("*/*.scorecard.json"))]
+
+
+def _paper_dir() -> Path:
+    from gclib.companion.locations import results_dir
+
+    return Path(os.environ.get("GCLIB_BOOK_PAPER") or results_dir())
+
+
+def _same_number(text: str, value) -> bool:
+    if value is None:
+        return text == ""
+    if isinstance(value, float) and math.isnan(value):
+        return text in ("", "nan")
+    if text in ("inf", "-inf"):
+        return float(text) == value
+    return math.isclose(float(text), float(value), rel_tol=1e-12, abs_tol=0.0)
+
+
+def test_scorecard_downloads_hold_every_claim(book):
+    """The scorecard page links one CSV and one JSON per profile (the book's and the paper's); the files are
+    in the build, their columns are the documented ones, and their rows are the scorecard JSON's claims,
+    value for value."""
+    from gclib.companion.book.paper import discover_paper
+    from gclib.companion.book.scorecard import COLUMNS
+    from gclib.companion.kernel.judge.verdicts import verdict
+
+    page = book.html / "_generated" / "scorecard.html"
+    hrefs = {v for t, k, v in _parse(page).refs if t == "a" and k == "href"}
+    cards = _cards(book.figures)
+    profile = {c["profile"] for c in cards}
+    profile = profile.pop() if len(profile) == 1 else "book"
+    current = {f: p for f, p in discover_paper(_paper_dir()).items() if p.current}
+    expect = {profile: [(d["figure"], c) for d in cards for c in d["claims"]],
+              "paper": [(f, c) for f, p in current.items() for c in p.run.claims]}
+    text = strip_tags(page.read_text())
+    for name in COLUMNS:
+        assert name in text, f"column {name} is not described on the page"
+    for prof, claims in expect.items():
+        for fmt in ("csv", "json"):
+            href = f"../extra/data/scorecard-{prof}.{fmt}"
+            assert href in hrefs, f"the scorecard page does not link {href}"
+            assert (page.parent / href).resolve().is_file(), href
+        data = (page.parent / f"../extra/data/scorecard-{prof}.csv").resolve().read_text(encoding="utf-8")
+        rows = list(csv.DictReader(data.splitlines()))
+        assert data.splitlines()[0].split(",") == list(COLUMNS)
+        records = json.loads((page.parent / f"../extra/data/scorecard-{prof}.json").resolve().read_text())
+        assert len(rows) == len(records) == len(claims), prof
+        by_id = {(r["figure"], r["claim_id"]): r for r in rows}
+        for (fid, c), rec in zip(sorted(claims, key=lambda x: (x[0], x[1]["claim_id"])),
+                                 sorted(records, key=lambda r: (r["figure"], r["claim_id"]))):
+            row = by_id[(fid, c["claim_id"])]
+            assert rec["claim_id"] == c["claim_id"] and row["profile"] == prof
+            assert row["verdict"] == rec["verdict"] == verdict(c), (fid, c["claim_id"])
+            assert _same_number(row["statistic"], c.get("statistic")), (fid, c["claim_id"], row["statistic"])
+            page_stats = (c.get("stats") or {}).get("page") or {}
+            assert _same_number(row["page_p"], page_stats.get("p")), (fid, c["claim_id"])
+
+
+def test_claims_link_both_ways_and_keep_their_details(book):
+    """Each claim's row on the scorecard opens its dropdown there, which links the claim's dropdown on its
+    figure page, which links back; every detail the old wide tables showed is in the dropdowns: the
+    description, protocol, threshold, interval, and for ordered-grid claims Page's test, the per-block ρ
+    and (on the scorecard) Holm's p."""
+    from gclib.companion.book.scorecard import claim_anchor
+
+    score = book.html / "_generated" / "scorecard.html"
+    sp = _parse(score)
+    s_hrefs = {v for t, k, v in sp.refs if t == "a" and k == "href"}
+    s_text = strip_tags(score.read_text()).replace("’", "'")
+    seen = []
+    for card in _cards(book.figures):
+        fid = card["figure"]
+        fig = book.html / "_generated" / "pages" / f"{fid}.html"
+        fp = _parse(fig)
+        f_hrefs = {v for t, k, v in fp.refs if t == "a" and k == "href"}
+        f_text = strip_tags(fig.read_text()).replace("’", "'")
+        assert f"../../extra/forest/{fid}.svg" in {v for t, k, v in fp.refs if k == "srcset"}, fid
+        for c in card["claims"]:
+            cid = c["claim_id"]
+            seen.append(cid)
+            on_score, on_fig = claim_anchor(cid, "scorecard"), claim_anchor(cid, "figure")
+            assert on_score in sp.ids and on_fig in fp.ids, cid
+            assert f"#{on_score}" in s_hrefs and f"#{on_fig}" in f_hrefs, cid  # row → its dropdown
+            assert f"pages/{fid}.html#{on_fig}" in s_hrefs, cid  # scorecard → figure page
+            assert f"../scorecard.html#{on_score}" in f_hrefs, cid  # figure page → scorecard
+            for text in (s_text, f_text):
+                assert " ".join(c.get("description", "").split()) in text, (fid, cid)
+                assert f"protocol {c.get('protocol', 'v1')}" in text, (fid, cid)
+            if (c.get("stats") or {}).get("page"):
+                for needle in ("Trend test (Page's L, one-sided)", "Per-block ρ"):
+                    assert needle in s_text and needle in f_text, (fid, cid, needle)
+                assert "Holm-adjusted p" in s_text
+    assert len(seen) == len(set(seen)), "two claims share an id: their dropdowns would share an anchor"
+    assert "../extra/forest/scorecard.svg" in {v for t, k, v in sp.refs if k == "srcset"}
 
 
 def test_figure_pages(book):
@@ -177,7 +276,7 @@ def test_paper_results_are_shown_beside_the_book_profile(book):
     the command; the scorecard page and the landing table have a paper-profile column with counts."""
     from gclib.companion.run.committed import committed_results
 
-    committed = committed_results()
+    committed = committed_results(_paper_dir())
     assert committed, "results/paper holds no committed result"
     for fid in _figure_ids(book.figures):
         page = book.html / "_generated" / "pages" / f"{fid}.html"
@@ -197,7 +296,7 @@ def test_paper_results_are_shown_beside_the_book_profile(book):
                   for f, r in committed.items())
     assert f"{n_paper} claims from {len(committed)} figures" in card
     intro = article_text(book.html / "intro.html")
-    assert "paper profile: figures" in intro and f"{len(committed)} of 15" in intro
+    assert "figures (paper)" in intro and f"{len(committed)} of 15" in intro
     gpu = strip_tags((book.html / "howto" / "gpu.html").read_text())
     assert "make paper-results" in gpu and all(f in gpu for f in committed)
 
@@ -279,15 +378,21 @@ def test_api_reference_documents_public_functions(book):
         "curvature": {"curvature": ["sharpness", "gn_penalty"], "linalg": ["top_eigenpair"]},
         "hypersphere": {"hypersphere": ["log_volume", "peak_volume_dimension", "monte_carlo_ball_fraction"]},
         "sampling": {"sampling": ["init_std", "sample_init_losses"], "dominance": ["mode_dominance"]},
-        "stats": {"stats": ["bootstrap_ci", "spearman", "seed_mean_spearman", "page_trend", "holm"]},
+        "stats": {"stats.basic": ["bootstrap_ci", "spearman"], "stats.seed_means": ["seed_mean_spearman"],
+                  "stats.strength": ["page_trend", "holm", "page_floor"]},
         "train": {"experiments.train": ["train"], "experiments.runs": ["run_grid", "run_config"],
                   "experiments.readings": ["crossings"], "experiments.cache": ["cache_key"]},
-        "scorecard": {"companion.scorecard": ["Scorecard"]},
-        "plotting": {"companion.plotting": ["savefig"], "companion.regime_plots": ["plot_regime_map"]},
-        "runner": {"companion.runner": ["run_figure"], "companion.parallel": ["run_all", "sweep"],
-                   "companion.figures": ["resolve_parameters"],
-                   "companion.results": ["code_hash", "committed_results"],
-                   "companion.rejudge": ["rejudge"], "companion.params": ["check_parameters"]},
+        "judge": {"companion.kernel.judge.claims": ["Scorecard"]},
+        "draw": {"companion.kernel.draw.style": ["savefig"],
+                 "companion.kernel.draw.regimes": ["plot_regime_map"]},
+        "run": {"companion.run.runner": ["run_figure"], "companion.run.parallel": ["run_all", "sweep"],
+                "companion.run.committed": ["code_hash", "committed_results"],
+                "companion.run.rejudge": ["rejudge"], "companion.run.verify": ["rederive"]},
+        "figures": {"companion.figures.resolve": ["resolve_parameters"],
+                    "companion.figures.check": ["check_parameters"]},
+        "book": {"companion.book.forest": ["draw_forest", "forest_files"],
+                 "companion.book.scorecard": ["scorecard_page", "scorecard_rows"],
+                 "companion.book.prose": ["render"]},
     }
     for page_name, modules in expected.items():
         page = (book.html / "api" / f"{page_name}.html").read_text()

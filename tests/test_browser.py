@@ -5,13 +5,19 @@ commands on file descriptor 3 and reads replies and events on 4. For the landing
 page, the scorecard and the gallery it waits for MathJax to finish, then asserts in the page itself that math
 was typeset (``mjx-container`` elements, no ``mjx-merror``), that every image decoded (``naturalWidth > 0``),
 that the theme's CSS applied, that no request left ``file://`` (the network log and the DevTools Network
-events are both checked, with every host name resolving to nothing) and that nothing failed to load. Full-page
-screenshots go to ``GCLIB_ARTIFACTS`` (default ``tests/artifacts/``) for a human look.
+events are both checked, with every host name resolving to nothing) and that nothing failed to load.
+
+The landing page, the scorecard and two figure pages are also laid out at a 1280 × 800 and a 500 × 900
+window: no table may be wider than its column at 1280, and no page may scroll sideways at 500; the forest
+plot must be on the scorecard and on every figure page, decoded, naming every claim; a link to a claim
+opens its dropdown. Full-page screenshots of every page at each width go to ``GCLIB_ARTIFACTS`` (default
+``tests/artifacts/``) for a human look.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -21,6 +27,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from book_fixtures import artifacts_dir, built_book
@@ -46,6 +53,23 @@ _CHECKS = """(() => {
     tableRows: document.querySelectorAll('article table tbody tr').length,
     text: article ? article.innerText.slice(0, 20000) : '',
   };
+})()"""
+
+
+#: the window sizes every layout check runs at (width, height)
+WINDOWS = ((1280, 800), (500, 900))
+
+_LAYOUT = """(() => {
+  const article = document.querySelector('article.bd-article');
+  const column = article ? article.clientWidth : document.documentElement.clientWidth;
+  const tables = Array.from(document.querySelectorAll('article table')).map(t => ({
+    width: t.scrollWidth, container: t.parentElement.clientWidth, column: column,
+    head: (t.rows[0] ? t.rows[0].innerText : '').replace(/\\s+/g, ' ').slice(0, 80)}));
+  const forest = Array.from(document.querySelectorAll('figure.gclib-forest img')).map(i => ({
+    src: i.currentSrc || i.src, decoded: i.complete && i.naturalWidth > 0, alt: i.alt,
+    width: i.getBoundingClientRect().width}));
+  return {tables: tables, forest: forest, window: window.innerWidth, column: column,
+          document: document.documentElement.scrollWidth, body: document.body.scrollWidth};
 })()"""
 
 
@@ -174,15 +198,20 @@ class DevTools:
         self.call("Runtime.evaluate", {"expression": "1"}, session=True)  # flush pending events
         return self.events[start:]
 
-    def screenshot(self, path: Path, max_height: int = 4000) -> None:
-        """The page from the top, as tall as its content (up to ``max_height``), 1280 px wide."""
-        size = self.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
-        height = int(min(max(size["height"], 600), max_height))
+    def window(self, width: int, height: int) -> None:
+        """Lay pages out in a ``width`` × ``height`` window (until the next call)."""
         self.call(
             "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
             session=True,
         )
+
+    def screenshot(self, path: Path, max_height: int = 4000, width: int = 1280,
+                   height: int | None = None) -> None:
+        """The page from the top, as tall as its content (up to ``max_height``), ``width`` px wide; the
+        window is ``width`` × ``height`` again afterwards (none: the browser's own window)."""
+        size = self.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
+        self.window(width, int(min(max(size["height"], 600), max_height)))
         try:
             self.evaluate(
                 "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
@@ -190,7 +219,10 @@ class DevTools:
             )
             shot = self.call("Page.captureScreenshot", {"format": "png"}, session=True)
         finally:
-            self.call("Emulation.clearDeviceMetricsOverride", session=True)
+            if height is None:
+                self.call("Emulation.clearDeviceMetricsOverride", session=True)
+            else:
+                self.window(width, height)
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
@@ -233,22 +265,26 @@ def _netlog_requests(text: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def pages(book_figures):
-    """Open the key pages once; yield {name: (checks, events, screenshot path)} and the network log text."""
+    """Open the key pages once; yield {name: (checks, events, screenshot path)}, the network log text, the
+    book, and the layout of the landing, scorecard and two figure pages at each of WINDOWS:
+    {(name, width): (layout, screenshot path)}."""
     binary = _chromium()
     book = built_book(book_figures)
     out = artifacts_dir()
     figures = sorted(p.stem for p in (book.html / "_generated" / "pages").glob("*.html"))
     assert figures, "no figure page was built"
+    second = next((f for f in ("gr_width", "gc_init_depth") if f in figures and f != figures[0]), figures[-1])
     targets = {
         "landing": book.html / "intro.html",
         "theory": book.html / "theory" / "geometric_complexity.html",
         "figure": book.html / "_generated" / "pages" / f"{figures[0]}.html",
+        "figure2": book.html / "_generated" / "pages" / f"{second}.html",
         "scorecard": book.html / "_generated" / "scorecard.html",
         "gallery": book.html / "_generated" / "gallery.html",
     }
     work = Path(tempfile.mkdtemp(prefix="gclib-chromium-"))
     browser = DevTools(binary, work)
-    results = {}
+    results, layouts = {}, {}
     try:
         for name, page in targets.items():
             events = browser.open(page.as_uri())
@@ -257,15 +293,42 @@ def pages(book_figures):
             browser.screenshot(shot)
             print(f"screenshot: {shot}")
             results[name] = (checks, events, shot)
+        for width, height in WINDOWS:
+            browser.window(width, height)
+            for name in ("landing", "scorecard", "figure", "figure2"):
+                results[name][1].extend(browser.open(targets[name].as_uri()))
+                layout = browser.evaluate(_LAYOUT)
+                shot = out / f"book_{name}_{width}x{height}.png"
+                browser.screenshot(shot, max_height=12000, width=width, height=height)
+                print(f"screenshot: {shot}")
+                layouts[(name, width)] = (layout, shot)
+        browser.window(1280, 800)
+        link = browser.open(targets["figure"].as_uri())  # a claim's row opens its dropdown
+        opened = browser.evaluate(_FOLLOW_CLAIM_LINK, await_promise=True)
+        results["figure"][1].extend(link)
     finally:
         browser.close()
     netlog = browser.netlog.read_text(errors="replace") if browser.netlog.exists() else ""
-    yield results, netlog, book
+    yield results, netlog, book, layouts, opened
     shutil.rmtree(work, ignore_errors=True)
 
 
+#: click the first claim link of the page's short table; resolves to (the link's target id, whether the
+#: dropdown it names is open afterwards)
+_FOLLOW_CLAIM_LINK = """(() => {
+  const a = document.querySelector('article table a[href^="#figure-claim-"]');
+  if (!a) return Promise.resolve([null, false]);
+  const id = decodeURIComponent(a.getAttribute('href').slice(1));
+  a.click();
+  return new Promise(r => setTimeout(() => {
+    const d = document.getElementById(id);
+    r([id, !!(d && d.open)]);
+  }, 300));
+})()"""
+
+
 def test_math_is_typeset(pages):
-    results, _, _ = pages
+    results = pages[0]
     for name in ("landing", "theory"):
         checks = results[name][0]
         assert checks["mjx"] > 0, f"{name}: no mjx-container — MathJax did not run"
@@ -275,7 +338,7 @@ def test_math_is_typeset(pages):
 
 
 def test_images_load(pages):
-    results, _, _ = pages
+    results = pages[0]
     for name, (checks, _, _) in results.items():
         bad = [i["src"] for i in checks["imgs"] if not i["ok"]]
         assert not bad, f"{name}: images that did not load: {bad}"
@@ -284,7 +347,7 @@ def test_images_load(pages):
 
 
 def test_theme_css_applies(pages):
-    results, _, _ = pages
+    results = pages[0]
     for name, (checks, _, _) in results.items():
         assert checks["themeColor"], f"{name}: theme CSS variables missing (stylesheets not loaded)"
         assert "times" not in checks["font"].lower(), f"{name}: default serif font — theme CSS not applied"
@@ -292,16 +355,16 @@ def test_theme_css_applies(pages):
 
 
 def test_pages_show_their_content(pages):
-    results, _, book = pages
+    results, book = pages[0], pages[2]
     assert "How to cite" in results["landing"][0]["text"]
     n_claims = sum(len(json.loads(p.read_text())["claims"]) for p in book.figures.glob("*/*.scorecard.json"))
-    assert results["scorecard"][0]["tableRows"] == n_claims
+    assert results["scorecard"][0]["tableRows"] >= n_claims  # the short table, and the columns' table
     fig = results["figure"][0]["text"]
     assert "Reproduction record" in fig and "gclib run" in fig
 
 
 def test_no_request_leaves_the_machine(pages):
-    results, netlog, _ = pages
+    results, netlog = pages[0], pages[1]
     remote, failed = [], []
     for name, (_, events, _) in results.items():
         for ev in events:
@@ -323,12 +386,70 @@ def test_no_request_leaves_the_machine(pages):
 def test_screenshots_are_not_blank(pages):
     from PIL import Image
 
-    results, _, _ = pages
-    for name, (_, _, shot) in results.items():
+    results = pages[0]
+    shots = [(name, 1280, shot) for name, (_, _, shot) in results.items()]
+    shots += [(f"{name} at {width}", width, shot) for (name, width), (_, shot) in pages[3].items()]
+    for name, width, shot in shots:
         with Image.open(shot) as img:
             colors = img.convert("RGB").resize((320, 240)).getcolors(maxcolors=1 << 16)
-            assert img.width == 1280 and img.height >= 600, name
+            assert img.width == width and img.height >= 600, name
         assert colors is None or len(colors) > 50, f"{name}: screenshot looks blank ({shot})"
+
+
+def test_no_table_is_wider_than_its_column_at_1280(pages):
+    """At a 1280 × 800 window, every table of the landing, scorecard and two figure pages fits its container
+    and the article's column (measured in the page: ``scrollWidth``)."""
+    wide = []
+    for (name, width), (layout, shot) in pages[3].items():
+        assert layout["window"] == width, (name, width, layout["window"])
+        if width != 1280:
+            continue
+        assert layout["tables"] or name == "landing", f"{name}: no table measured"
+        for t in layout["tables"]:
+            if t["width"] > t["container"] + 1 or t["width"] > t["column"] + 1:
+                wide.append(f"{name}: table {t['head']!r} is {t['width']} px in a {t['container']} px "
+                            f"container, {t['column']} px column ({shot})")
+    assert not wide, "\n".join(wide)
+
+
+def test_no_page_scrolls_sideways_at_500(pages):
+    for (name, width), (layout, shot) in pages[3].items():
+        if width == 500:
+            assert layout["document"] <= width and layout["body"] <= width, (
+                f"{name}: the page is {layout['document']} px wide in a {width} px window ({shot})")
+
+
+def test_forest_plot_names_every_claim(pages):
+    """The scorecard's forest plot and each figure page's: present, decoded in the browser at both widths,
+    drawn from an SVG whose text names every claim of the scorecard JSON (the PNG beside it as fallback),
+    with alt text that counts them."""
+    book, layouts = pages[2], pages[3]
+    claims = {}
+    for card in book.figures.glob("*/*.scorecard.json"):
+        data = json.loads(card.read_text())
+        claims[data["figure"]] = [c["claim_id"] for c in data["claims"]]
+    every = [c for cs in claims.values() for c in cs]
+    for (name, width), (layout, shot) in layouts.items():
+        if name == "landing":
+            continue
+        assert len(layout["forest"]) == 1, f"{name} at {width}: {len(layout['forest'])} forest plots ({shot})"
+        img = layout["forest"][0]
+        assert img["decoded"] and img["width"] > 0.8 * layout["column"], (name, img)
+        assert img["src"].endswith(".svg"), f"{name}: the browser did not pick the SVG: {img['src']}"
+        src = Path(unquote(urlsplit(img["src"]).path))
+        svg = src.read_text(encoding="utf-8")
+        assert src.with_suffix(".png").stat().st_size > 0, src
+        stem = src.stem
+        expected = every if name == "scorecard" else claims[stem]
+        missing = [c for c in expected if html.escape(c, quote=False) not in svg]
+        assert not missing, f"{name}: the forest plot {src} does not name {missing}"
+        assert f"Forest plot of {len(expected)} claims" in img["alt"], img["alt"]
+
+
+def test_a_claim_link_opens_its_dropdown(pages):
+    target, opened = pages[4]
+    assert target and target.startswith("figure-claim-"), target
+    assert opened, f"following the link to #{target} left its dropdown closed"
 
 
 def test_the_checks_catch_a_remote_asset(tmp_path):

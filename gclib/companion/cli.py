@@ -2,7 +2,7 @@
 
 A thin layer over :mod:`gclib.companion.run` and :mod:`gclib.companion.book`: argument parsing, tables,
 messages and exit codes (0 ok, 1 a notebook failed, 2 bad input — detected before any notebook starts; the
-cases: :data:`gclib.companion.errors.ERROR_TABLE`).
+cases: ``gclib.companion.errors.ERROR_TABLE``).
 """
 from __future__ import annotations
 

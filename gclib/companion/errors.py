@@ -1,5 +1,5 @@
 """Every exception of the companion wing, and the command line's failures in one table (a leaf: it imports
-nothing of the wing). ``gclib run --help`` and the book's pages show :data:`ERROR_TABLE`, and the tests check
+nothing of the wing). ``gclib run --help`` and the book's pages show ``ERROR_TABLE``, and the tests check
 each row against the command. [ours]
 
 - :class:`ParameterError` — bad input (figure, profile, parameter, device, output directory), raised before
@@ -7,8 +7,9 @@ each row against the command. [ours]
 - :class:`RunError` — a notebook could not be executed for a reason other than a failing cell (the kernel
   died, an I/O error): exit status 1.
 - :class:`BookBuildError` — the book could not be generated or built.
-- :class:`CacheWarning` — a cache entry could not be read back and is recomputed (defined by the run cache,
-  :mod:`gclib.experiments.cache`, and shown here with the wing's other exceptions).
+- :class:`~gclib.experiments.cache.CacheWarning` — a cache entry could not be read back and is recomputed
+  (defined by the run cache, :mod:`gclib.experiments.cache`, and imported here with the wing's other
+  exceptions).
 """
 from gclib.experiments.cache import CacheWarning
 

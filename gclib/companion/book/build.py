@@ -8,23 +8,30 @@ rewritten only when their content changes, so an unchanged rebuild is incrementa
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import yaml
 
-from gclib.companion.book import index, records
+from gclib.companion.book import index, records, scorecard
+from gclib.companion.book.forest import CAPTION as FOREST_CAPTION
+from gclib.companion.book.forest import alt_text, forest_files, forest_rows
 from gclib.companion.book.pages import figure_page
-from gclib.companion.book.paper import discover_paper
+from gclib.companion.book.paper import discover_paper, discover_records
 from gclib.companion.book.runs import (
     GENERATED,
     BookBuildError,
     discover_figures,
     figure_order,
     load_profiles,
+    paper_name,
+    paper_of,
     thumbnail,
 )
 
@@ -103,7 +110,8 @@ def toc_yaml(book_dir: Path, fids: list[str]) -> str:
 
 
 def generate_pages(
-    book_dir: Path, figures_dir: Path, *, profiles: dict | str | os.PathLike | None = None, paper_dir=None
+    book_dir: Path, figures_dir: Path, *, profiles: dict | str | os.PathLike | None = None, paper_dir=None,
+    cpu_dir=None,
 ) -> list[Path]:
     """Write the generated part of the book into ``book_dir/_generated/`` from the runs in ``figures_dir``.
 
@@ -122,6 +130,8 @@ def generate_pages(
         paper_dir: the committed paper-profile results (default ``results/paper``): shown on each figure
             page, the scorecard page and the landing table beside the book's profile, their files copied
             to ``assets/<id>/paper/``.
+        cpu_dir: the committed cpu-profile records (default ``results/cpu``): each figure page shows the
+            discussion of its record, numbers filled from it.
     Returns:
         The paths of every generated file, changed or not.
     """
@@ -133,6 +143,10 @@ def generate_pages(
     order = figure_order(prof, runs)
     w = Writer(book_dir / GENERATED)
     paper = discover_paper(paper_dir)
+    cpu = discover_records(cpu_dir, profile="cpu")
+    book_profile = _book_profile(runs)
+    alts = _forests(w, order, runs, prof, paper, book_profile)
+    _downloads(w, order, runs, prof, paper, book_profile)
 
     thumbs: dict[str, str] = {}
     pages: list[str] = []
@@ -149,24 +163,99 @@ def generate_pages(
             thumbs[fid] = f"assets/{fid}/{thumb.name}"
         if run.notebook is not None:
             w.copy(f"assets/{fid}/{fid}.ipynb", run.notebook)
-            w.text(f"pages/{fid}.ipynb", figure_page(run, prof.get(fid, {}), names, paper.get(fid)))
+            w.text(f"pages/{fid}.ipynb", figure_page(run, prof.get(fid, {}), names, paper.get(fid),
+                                                     forest_alt=alts.get(fid, ""), cpu=cpu.get(fid)))
             result = paper.get(fid)  # the committed paper-profile result shown on that page
             for src in ([] if result is None else [*result.run.pngs, *result.run.svgs, *result.tables,
                                                    *([result.run.notebook] if result.run.notebook else [])]):
                 w.copy(f"assets/{fid}/paper/{src.name}", src)
             pages.append(fid)
 
-    w.text("scorecard.md", index.scorecard_page(order, runs, prof, paper))
+    w.text("scorecard.md", scorecard.scorecard_page(order, runs, prof, paper, caption=FOREST_CAPTION,
+                                                    forest_alt=alts.get("scorecard", ""),
+                                                    book_profile=book_profile))
     w.text("gallery.md", index.gallery_page(order, runs, prof, thumbs))
-    w.text("include/at_a_glance.md", index.at_a_glance(order, runs, prof, paper))
+    w.text("include/at_a_glance.md", scorecard.at_a_glance(order, runs, prof, paper))
     w.text("include/family_table.md", index.family_table(order, runs, prof))
     w.text("include/paper_times.md", index.paper_times(order, runs, prof))
     w.text("include/paper_results.md", index.paper_results_table(order, prof, paper))
     w.text("include/cli_errors.md", index.error_table_markdown())
     w.text("include/bench.md", records.bench_table())
     w.text("_toc.yml", toc_yaml(book_dir, pages))
-    w.prune("pages", "assets", "include")
+    w.prune("pages", "assets", "include", PUBLIC, "cache")
     return w.paths
+
+
+#: generated files Sphinx copies as they are to the root of the built book (``html_extra_path``)
+PUBLIC = "public"
+
+
+def _book_profile(runs: dict) -> str:
+    """The profile of the book's runs: the most common one (``"book"`` when they are mixed)."""
+    counts = Counter(r.profile for r in runs.values() if r.claims)
+    if not counts:
+        return "cpu"
+    (top, n), = counts.most_common(1)
+    return top if n == sum(counts.values()) else "book"
+
+
+def _forest(w: Writer, stem: str, groups: list, profiles: list[str]) -> str:
+    """Draw one forest plot into ``public/extra/forest/<stem>.{svg,png}`` (redrawn only when the claims it
+    shows changed: the hash of its input sits in ``cache/forest/``); returns its alt text."""
+    rows = forest_rows(groups)
+    key = hashlib.sha256(json.dumps([groups, profiles], sort_keys=True, default=str).encode()).hexdigest()
+    base, stamp = f"{PUBLIC}/{scorecard.EXTRA}/forest/{stem}", f"cache/forest/{stem}.sha256"
+    paths = [w.root / f"{base}.svg", w.root / f"{base}.png", w.root / stamp]
+    if all(p.exists() for p in paths) and paths[2].read_text() == key:
+        w.paths.extend(paths)
+    else:
+        files = forest_files(rows, profiles)
+        w.bytes(f"{base}.svg", files["svg"])
+        w.bytes(f"{base}.png", files["png"])
+        w.text(stamp, key)
+    return alt_text(rows, profiles)
+
+
+def _forests(w: Writer, order, runs, prof, paper, book_profile: str) -> dict[str, str]:
+    """The forest plot of every figure page (its claims at the book's profile and, where a current result
+    is committed, at the paper profile) and the scorecard's (all of them); ``{stem: alt text}``."""
+    alts, everything = {}, []
+    for fid in order:
+        run = runs.get(fid)
+        if run is None or not run.claims:
+            continue
+        by = {book_profile: run.claims}
+        result = paper.get(fid)
+        if result is not None and result.current and book_profile != "paper":
+            by["paper"] = result.run.claims
+        entry = prof.get(fid, {})
+        label = f"{paper_name(paper_of(fid, entry))} · {entry.get('family') or fid} ({fid})"
+        alts[fid] = _forest(w, fid, [(fid, label, by)], list(by))
+        everything.append((fid, label, by))
+    if everything:
+        profiles = list(dict.fromkeys(p for _, _, by in everything for p in by))
+        alts["scorecard"] = _forest(w, "scorecard", everything, profiles)
+    return alts
+
+
+def _downloads(w: Writer, order, runs, prof, paper, book_profile: str) -> None:
+    """The scorecard's rows as CSV and JSON, at the book's profile and at the paper profile."""
+    current = {f: p.run for f, p in paper.items() if p.current}
+    for name, these in ((book_profile, runs), ("paper", current)):
+        rows = scorecard.scorecard_rows(order, these, prof, name)
+        base = f"{PUBLIC}/{scorecard.EXTRA}/data/scorecard-{name}"
+        w.text(f"{base}.csv", scorecard.rows_csv(rows))
+        w.text(f"{base}.json", json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows], indent=1,
+                                          ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _json_value(v):
+    """A value JSON can hold: NaN → null, ±inf → "inf"/"-inf" (a statistic may be infinite), else itself."""
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, float) and v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
 
 
 def _mathjax_ok(book_dir: Path) -> bool:
@@ -179,6 +268,8 @@ def build_book(
     *,
     strict: bool = True,
     profiles: dict | str | os.PathLike | None = None,
+    paper_dir: str | os.PathLike | None = None,
+    cpu_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Generate the pages, then ``jupyter-book build [-W -n] --keep-going --toc _generated/_toc.yml``.
 
@@ -186,7 +277,7 @@ def build_book(
         book_dir: the book source directory.
         figures_dir: the runner's output directory; default ``book_dir/_generated/figures``.
         strict: treat warnings as errors (``-W``) and check every reference (``-n``); the default.
-        profiles: passed to :func:`generate_pages`.
+        profiles, paper_dir, cpu_dir: passed to :func:`generate_pages`.
     Returns:
         ``book_dir/_build/html``.
     Raises:
@@ -195,7 +286,7 @@ def build_book(
     """
     book_dir = Path(book_dir).resolve()
     figures_dir = Path(figures_dir) if figures_dir is not None else book_dir / GENERATED / "figures"
-    generate_pages(book_dir, figures_dir, profiles=profiles)
+    generate_pages(book_dir, figures_dir, profiles=profiles, paper_dir=paper_dir, cpu_dir=cpu_dir)
     if not _mathjax_ok(book_dir):
         raise BookBuildError(
             f"MathJax is not vendored in {book_dir / '_static' / 'mathjax'}: run "

@@ -4,7 +4,6 @@ line's error table, and ``notebooks/README.md``. [ours]
 """
 from __future__ import annotations
 
-from gclib.companion.book.paper import claim_cell, paper_claims
 from gclib.companion.book.runs import (
     GENERATED,
     FigureRun,
@@ -13,173 +12,24 @@ from gclib.companion.book.runs import (
     paper_name,
     paper_of,
 )
-from gclib.companion.book.strength import (
-    holm_column,
-    holm_sentence,
-    interval_text,
-    page_of,
-    trend_text,
-)
 from gclib.companion.errors import ERROR_TABLE
 from gclib.companion.format import (
     OVER_BUDGET_NOTE,
     est_times,
-    fmt_ci,
-    fmt_number,
-    fmt_p,
-    fmt_threshold,
     md_cell,
     md_table,
     seconds,
 )
-from gclib.companion.kernel.judge.verdicts import protocol_of, tally, tally_text, verdict
+from gclib.companion.kernel.judge.verdicts import tally, tally_text
 
-__all__ = ["scorecard_page", "at_a_glance", "family_table", "gallery_page", "paper_times", "notebooks_readme",
-           "error_table_markdown", "paper_results_table"]
+__all__ = ["family_table", "gallery_page", "paper_times", "notebooks_readme", "error_table_markdown",
+           "paper_results_table"]
 
 
 def doc_link(fid: str, runs: dict[str, FigureRun], text: str | None = None) -> str:
     if fid in runs and runs[fid].notebook is not None:
         return f"{{doc}}`{text or fid} </{GENERATED}/pages/{fid}>`"
     return f"`{fid}` (not yet generated)"
-
-
-def scorecard_page(order: list[str], runs: dict, profiles: dict, paper: dict | None = None) -> str:
-    """Every claim of the book's runs, with a column for the committed paper-profile result of the same
-    claim (``paper``: figure id → ``PaperResult``; stale ones are marked and never counted)."""
-    paper = paper or {}
-    rows, claims = [], []
-    holm_p, sentences = {}, []  # Holm across each paper's trend claims at the book's profile
-    for key in dict.fromkeys(paper_of(f, profiles.get(f, {})) for f in order):
-        mine = [c for f in order if f in runs and paper_of(f, profiles.get(f, {})) == key
-                for c in runs[f].claims]
-        holm_p.update({id(mine[i]): p for i, p in holm_column(mine).items()})
-        if any(page_of(c) for c in mine):
-            sentences.append(holm_sentence(paper_name(key), mine))
-    for fid in order:
-        run = runs.get(fid)
-        if run is None:
-            continue
-        theirs = {c.get("claim_id"): c for c in paper[fid].run.claims} if fid in paper else {}
-        stale = fid in paper and not paper[fid].current
-        for c in run.claims:
-            claims.append(c)
-            cid = c.get("claim_id")
-            at_paper = "stale" if stale and cid in theirs else claim_cell(theirs.get(cid))
-            rows.append(
-                [
-                    verdict(c),
-                    protocol_of(c),
-                    f"`{c.get('claim_id', '?')}` {md_cell(c.get('description', ''))}".strip(),
-                    doc_link(fid, runs),
-                    fmt_number(c.get("statistic")),
-                    interval_text(c) or fmt_ci(c.get("ci")),
-                    fmt_threshold(c),
-                    f"`{run.profile}`",
-                    trend_text(c),
-                    fmt_p(holm_p.get(id(c))),
-                    at_paper,
-                ]
-            )
-    counts = tally(claims)
-    current = {f: p for f, p in paper.items() if p.current}
-    stale_ids = sorted(f for f, p in paper.items() if not p.current)
-    out = [
-        "# Reproduction scorecard",
-        "",
-        "Every claim checked by a figure notebook, generated from the `*.scorecard.json` files the "
-        "runs wrote (never typed). Each claim's statistic and confidence interval are compared with a "
-        "threshold fixed in advance in the design notes [ours]; ✓ means the threshold was met, ✗ that it "
-        "was not — a claim that does not reproduce keeps its ✗ and the figure page shows what was seen.",
-        "",
-        "Protocol v1 is the design notes' first recipe for each claim. Where v1 gave ✗ because its "
-        "experiment sat where the mechanism cannot act, a **protocol v2** (fixed on 2026-11-28, before any "
-        "v2 run) adds checks beside the v1 ones and replaces none: v1 and v2 are counted apart, never "
-        "summed. A value shown as *context* (—) stands beside the checks with no verdict.",
-        "",
-        "Figures `gc_*` reproduce Dherin et al. 2022, figures `gr_*` Teague 2022; the claim id starts with "
-        "the paper's figure family.",
-        "",
-        f"**{len(claims)} claims** from {sum(1 for f in order if f in runs and runs[f].claims)} figures — "
-        f"{tally_text(counts, bold=True)}.",
-        "",
-        f"**At the paper profile** (committed results in `results/paper/`, the last column): "
-        f"{len(paper_claims(current))} claims from {len(current)} figures — "
-        f"{tally_text(tally(paper_claims(current)), bold=True)}"
-        + (f"; stale, not counted: {', '.join(f'`{f}`' for f in stale_ids)}" if stale_ids else "")
-        + ". The other figures need a GPU (their pages say how long, and the command).",
-        "",
-    ]
-    if rows:
-        out += ["**How strong each verdict is** (statistics fixed 2026-12-03 beside the verdicts, "
-                "changing none): for every ordered-grid claim, Page's L test for a trend in the claimed "
-                "direction with seeds as blocks, its p and the smallest p its design allows; the "
-                "Holm-adjusted p across each paper's trend claims at this profile is the next column. "
-                "Intervals from fewer than 5 seeds are shown as the range over seeds.", ""]
-        out += [s for s in sentences for s in (s, "")]
-        out.append(md_table(["✓/✗", "protocol", "claim", "figure", "statistic", "CI", "threshold", "profile",
-                             "trend test (Page)", "Holm p", "paper profile"], rows, compact=True))
-    else:
-        out.append(
-            "No scorecard has been generated yet: run `gclib run all --profile cpu`, then `make book`."
-        )
-    missing = [f for f in order if f not in runs or not runs[f].claims]
-    if missing:
-        out += ["", "Not yet generated (no scorecard): " + ", ".join(f"`{f}`" for f in missing) + "."]
-    failed = [f for f in order if f in runs and runs[f].status not in ("success",)]
-    if failed:
-        out += ["", "Runs that did not finish: " + ", ".join(doc_link(f, runs) for f in failed) + "."]
-    return "\n".join(out) + "\n"
-
-
-def at_a_glance(order: list[str], runs: dict, profiles: dict, paper: dict | None = None) -> str:
-    """Per paper: the figures with a scorecard and the claims ✓/✗ per protocol at the book's profile, then the
-    same at the paper profile from the committed results (stale ones never counted)."""
-    paper = paper or {}
-    by_paper: dict[str, dict] = {}
-    for fid in order:
-        key = paper_of(fid, profiles.get(fid, {}))
-        row = by_paper.setdefault(key, {"figs": 0, "done": 0, "claims": [], "profiles": set(), "pdone": 0,
-                                        "pclaims": []})
-        row["figs"] += 1
-        if fid in paper and paper[fid].current:
-            row["pdone"] += 1
-            row["pclaims"] += paper[fid].run.claims
-        run = runs.get(fid)
-        if run is not None and run.claims:
-            row["done"] += 1
-            row["claims"] += run.claims
-            row["profiles"].add(run.profile)
-    if len(by_paper) > 1:
-        papers = list(by_paper.values())
-        by_paper["**both papers**"] = {
-            "figs": sum(v["figs"] for v in papers), "done": sum(v["done"] for v in papers),
-            "claims": [c for v in papers for c in v["claims"]],
-            "profiles": set().union(*(v["profiles"] for v in papers)), "bold": True,
-            "pdone": sum(v["pdone"] for v in papers), "pclaims": [c for v in papers for c in v["pclaims"]]}
-    rows = []
-    for key, v in by_paper.items():
-        t, pt, b = tally(v["claims"]), tally(v["pclaims"]), "**" if v.get("bold") else ""
-        rows.append([key if v.get("bold") else md_cell(paper_name(key)), f"{b}{v['done']} of {v['figs']}{b}",
-                     *(f"{b}{n}{b}" for n in (*t["v1"], *t["v2"])),
-                     ", ".join(f"`{p}`" for p in sorted(v["profiles"])) or "—",
-                     f"{b}{v['pdone']} of {v['figs']}{b}", *(f"{b}{n}{b}" for n in (*pt["v1"], *pt["v2"]))])
-    stale = sorted(f for f, p in paper.items() if not p.current)
-    out = [
-        md_table(["paper", "figures with a scorecard", "v1 claims ✓", "v1 claims ✗", "v2 claims ✓",
-                "v2 claims ✗", "profile", "paper profile: figures", "v1 ✓", "v1 ✗", "v2 ✓", "v2 ✗"], rows)
-        if rows
-        else "No figure has been generated yet.",
-        "",
-        "Protocol v2 (fixed 2026-11-28) adds checks where v1's experiment sat where the mechanism cannot "
-        f"act; v1 and v2 are counted apart. Every claim with its statistic, CI and threshold: "
-        f"{{doc}}`/{GENERATED}/scorecard`.",
-        "",
-        "The paper-profile columns count the committed results in `results/paper/` (the figures whose paper "
-        "profile runs on the 2-core reference CPU; the others need a GPU)"
-        + (f"; stale results are not counted: {', '.join(f'`{f}`' for f in stale)}" if stale else "") + ".",
-    ]
-    return "\n".join(out) + "\n"
 
 
 def family_table(order: list[str], runs: dict, profiles: dict) -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import copy
 import json
 
-from gclib.companion.book.paper import paper_section
+from gclib.companion.book.forest import CAPTION as FOREST_CAPTION
+from gclib.companion.book.paper import cpu_section, paper_section
 from gclib.companion.book.runs import FigureRun, notebook_title, paper_name, paper_of
-from gclib.companion.book.strength import interval_text, page_of, per_seed_text, trend_text
+from gclib.companion.book.scorecard import claim_anchor, claim_details, claim_ref, forest_html
+from gclib.companion.book.strength import interval_short
 from gclib.companion.errors import ParameterError
 from gclib.companion.figures.check import parameter_ranges
 from gclib.companion.figures.resolve import resolve_parameters
@@ -23,7 +25,7 @@ from gclib.companion.format import (
     shell_value,
     wall,
 )
-from gclib.companion.kernel.judge.verdicts import protocol_of, tally, tally_text, verdict
+from gclib.companion.kernel.judge.verdicts import tally, tally_text, verdict
 
 __all__ = ["figure_page", "exact_command", "parameters_table"]
 
@@ -53,24 +55,32 @@ def _header(run: FigureRun, entry: dict, profile: str, has_images: bool, asset_n
     return out
 
 
-def _verdicts(run: FigureRun) -> list[str]:
+def _verdicts(run: FigureRun, paper=None, forest_alt: str = "") -> list[str]:
+    """The claims of this run: the forest plot, a short table (a claim's id opens its details), and per
+    claim a dropdown with everything else — description, interval, trend test, per-block ρ, the paper
+    profile's value — linked to and from the scorecard page."""
     if not run.claims:
         return ["### Scorecard verdicts", "", "No scorecard was written for this run."]
-    rows = [[verdict(c), protocol_of(c), f"`{c.get('claim_id', '?')}` {md_cell(c.get('description', ''))}",
-             fmt_number(c.get("statistic")), interval_text(c) or fmt_ci(c.get("ci")), fmt_threshold(c)]
-            for c in run.claims]
-    head = ["✓/✗", "protocol", "claim", "statistic", "CI", "threshold"]
-    out = ["### Scorecard verdicts", ""]
-    if any(page_of(c) for c in run.claims):  # the strength of each trend verdict beside it
-        for row, c in zip(rows, run.claims):
-            row += [trend_text(c), per_seed_text(c)]
-        head += ["trend test (Page's L, one-sided)", "per-seed ρ"]
-        out += ["Beside each ordered-grid claim: Page's L test for a trend in the claimed direction, seeds "
-                "as blocks (a run that did not reach the target loss leaves its seed's block out), with the "
-                "smallest p its design allows, and the Spearman ρ of every seed. Below 5 seeds an interval "
-                "column shows the range over seeds, not a bootstrap interval. The ✓/✗ is the pre-registered "
-                "verdict and does not depend on these.", ""]
-    return out + [md_table(head, rows, compact=True)]
+    fid = run.id
+    theirs = {c.get("claim_id"): c for c in paper.run.claims} if paper is not None and paper.current else {}
+    rows, details = [], []
+    for c in run.claims:
+        cid = c.get("claim_id", "?")
+        rows.append([claim_ref(cid, "figure"), verdict(c),
+                     fmt_number(c.get("statistic")), interval_short(c) or fmt_ci(c.get("ci")),
+                     md_cell(fmt_threshold(c))])
+        back = f"On the scorecard page: {claim_ref(cid, 'scorecard')}"
+        details += [f":::{{dropdown}} {verdict(c)} "
+                    f"{md_cell(cid)}", f":name: {claim_anchor(cid, 'figure')}", "",
+                    *claim_details(c, other=theirs.get(cid), back=back, holm=False), ":::", ""]
+    return ["### Scorecard verdicts", "", *forest_html(fid, forest_alt, "../../"), FOREST_CAPTION, "",
+            md_table(["claim", "verdict", "statistic", "interval", "threshold"], rows, compact=True), "",
+            "A claim's id opens its details: what it measures, its protocol, its interval and, for an "
+            "ordered-grid claim, Page's L test for a trend in the claimed direction with seeds (or targets, "
+            "or draws) as blocks — a run that did not reach the target loss leaves its seed's block out — "
+            "with the smallest p its design allows, and the Spearman ρ of every block. Below 5 blocks the "
+            "interval is the range over blocks, not a bootstrap interval. The ✓/✗ is the pre-registered "
+            "verdict and does not depend on these.", "", *details]
 
 
 def parameters_table(params: dict, figure: str | None = None) -> list[str]:
@@ -123,7 +133,7 @@ def _rerun(run: FigureRun, profile: str, params: dict, asset_names: list[str]) -
 
 
 def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names: list[str],
-                     paper=None) -> str:
+                     paper=None, forest_alt: str = "", cpu=None) -> str:
     """The reproduction-record cell: header, verdicts, the paper-scale result (or what it needs),
     parameters, provenance, rerun — one section each."""
     prov = run.provenance or {}
@@ -131,7 +141,8 @@ def _record_markdown(run: FigureRun, entry: dict, has_images: bool, asset_names:
     params = prov.get("parameters") or {}
     at_paper = [] if profile == "paper" else paper_section(run.id, entry, run, paper, profile,
                                                            f"../assets/{run.id}/paper")
-    sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run), at_paper,
+    sections = (_header(run, entry, profile, has_images, asset_names), _verdicts(run, paper, forest_alt),
+                cpu_section(run.id, cpu), at_paper,
                 parameters_table(params, run.id), _provenance(run, profile),
                 _rerun(run, profile, params, asset_names))
     return "\n".join(line for i, part in enumerate(sections) if part
@@ -175,9 +186,12 @@ def _clean_outputs(nb: dict) -> bool:
     return has_images
 
 
-def figure_page(run: FigureRun, entry: dict, asset_names: list[str], paper=None) -> str:
+def figure_page(run: FigureRun, entry: dict, asset_names: list[str], paper=None, forest_alt: str = "",
+                cpu=None) -> str:
     """The figure's page: its executed notebook with the reproduction record after the first cell;
-    ``paper``: its committed paper-scale result (``gclib.companion.book.paper.PaperResult``), if any."""
+    ``paper``: its committed paper-scale result (``gclib.companion.book.paper.PaperResult``), if any; ``cpu``:
+    its committed cpu-profile record, whose discussion the page shows; ``forest_alt``: its forest plot's alt
+    text."""
     nb = json.loads(run.notebook.read_text(encoding="utf-8"))
     nb = copy.deepcopy(nb)
     has_images = _clean_outputs(nb)
@@ -191,7 +205,7 @@ def figure_page(run: FigureRun, entry: dict, asset_names: list[str], paper=None)
         "cell_type": "markdown",
         "id": RECORD_ID,
         "metadata": {"tags": [RECORD_ID]},
-        "source": _record_markdown(run, entry, has_images, asset_names, paper),
+        "source": _record_markdown(run, entry, has_images, asset_names, paper, forest_alt, cpu),
     }
     cells.insert(1, record)
     if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) < (4, 5):  # cell ids exist from nbformat 4.5

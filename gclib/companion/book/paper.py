@@ -23,7 +23,8 @@ from gclib.companion.kernel.judge.verdicts import tally, tally_text, verdict
 from gclib.companion.locations import results_dir
 from gclib.companion.run.committed import ResultStatus, committed_results
 
-__all__ = ["PaperResult", "discover_paper", "paper_section", "claim_cell", "paper_claims", "TABLE_ROWS_SHOWN"]
+__all__ = ["PaperResult", "discover_paper", "discover_records", "paper_section", "cpu_section", "claim_cell",
+           "paper_claims", "render_discussion", "TABLE_ROWS_SHOWN"]
 
 #: rows of a per-run table printed on the page (all of them are in the CSV download)
 TABLE_ROWS_SHOWN = 400
@@ -47,15 +48,53 @@ class PaperResult:
 
     @property
     def discussion(self) -> str | None:
-        path = self.run.directory / DISCUSSION
-        return path.read_text(encoding="utf-8").strip() if path.exists() else None
+        """The result's ``discussion.md`` with every placeholder filled from the result's own records
+        (:func:`render_discussion`); None when it has none."""
+        return render_discussion(self.run.directory)
+
+
+def render_discussion(directory) -> str | None:
+    """``<directory>/discussion.md`` rendered by :func:`gclib.companion.book.prose.render` from the records in
+    ``directory`` (scorecard, tables, provenance); None when there is no discussion. A placeholder that does
+    not evaluate raises ``ValueError`` naming the file: a discussion never shows a number its record lacks."""
+    from gclib.companion.book import prose
+
+    path = Path(directory) / DISCUSSION
+    if not path.exists():
+        return None
+    return prose.render(path.read_text(encoding="utf-8").strip(), prose.record_context(directory),
+                        where=str(path))
 
 
 def discover_paper(paper_dir=None) -> dict[str, PaperResult]:
     """The committed results under ``paper_dir`` (default ``results/paper``) with their staleness."""
-    root = Path(paper_dir) if paper_dir is not None else results_dir()
-    runs, statuses = discover_figures(root), committed_results(root)
+    return discover_records(paper_dir, profile="paper")
+
+
+def discover_records(directory=None, *, profile: str = "cpu") -> dict[str, PaperResult]:
+    """The committed records of ``profile`` under ``directory`` (default ``results/<profile>``) with their
+    staleness: for the cpu profile, the scorecards, tables and provenance its discussions quote."""
+    root = Path(directory) if directory is not None else results_dir(profile=profile)
+    runs, statuses = discover_figures(root), committed_results(root, profile=profile)
     return {fid: PaperResult(run, statuses[fid]) for fid, run in runs.items() if fid in statuses}
+
+
+def cpu_section(fid: str, record: PaperResult | None) -> list[str]:
+    """"What the cpu profile showed": the discussion of the committed cpu-profile record of ``fid``
+    (``results/cpu/<fid>/``), its numbers filled from that record, with the record's date, device and commit;
+    a stale record is said to be stale. Nothing when there is no record or no discussion."""
+    text = record.discussion if record is not None else None
+    if not text:
+        return []
+    prov = record.status.provenance
+    state = "current" if record.current else ("**stale**: the code that produced its tables has changed "
+                                               "since; regenerate with `make cpu-results`")
+    return ["### What the cpu profile showed", "",
+            f"*From the committed cpu-profile record in `results/cpu/{fid}/` ({state}): run on "
+            f"{md_cell(prov.get('device') or '?')} at {prov.get('threads')} thread(s), "
+            f"{(prov.get('start') or '?')[:10]}, commit `{(prov.get('git_sha') or '?')[:12]}`"
+            f"{_dirty_text(prov)}. "
+            "Every number below is filled in from that record's scorecard and tables.*", "", text, ""]
 
 
 def paper_claims(paper: dict[str, PaperResult]) -> list[dict]:
@@ -96,7 +135,16 @@ def _dirty_text(prov: dict) -> str:
     return " **with uncommitted changes to its code**" + (f" ({shown})" if shown else "")
 
 
+#: a per-run table wider than this many columns is shown in slices of columns, each repeating the first
+#: column, so no table is wider than the page's column; past TABLE_SLICES slices the rest are named only
+TABLE_COLUMNS = 7
+TABLE_SLICES = 3
+
+
 def _table_markdown(path: Path) -> str:
+    """A committed CSV as Markdown: its first TABLE_ROWS_SHOWN rows; a wide table in slices of at most
+    TABLE_COLUMNS columns (each slice repeats the first column), at most TABLE_SLICES of them, the columns
+    left out named (every value is in the CSV)."""
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
     if not rows:
         return "(empty table)"
@@ -109,8 +157,23 @@ def _table_markdown(path: Path) -> str:
             return md_cell(v)
 
     shown = [[cell(v) for v in r] for r in body[:TABLE_ROWS_SHOWN]]
-    more = f"\n\n{len(body) - TABLE_ROWS_SHOWN} more rows in the CSV." if len(body) > TABLE_ROWS_SHOWN else ""
-    return md_table([md_cell(h) for h in head], shown, compact=True) + more
+    more = f"{len(body) - TABLE_ROWS_SHOWN} more rows in the CSV." if len(body) > TABLE_ROWS_SHOWN else ""
+    if len(head) <= TABLE_COLUMNS:
+        return md_table([md_cell(h) for h in head], shown, compact=True) + (f"\n\n{more}" if more else "")
+    step = TABLE_COLUMNS - 1
+    starts = list(range(1, len(head), step))
+    parts = []
+    for a in starts[:TABLE_SLICES]:
+        cols = [0, *range(a, min(a + step, len(head)))]
+        parts += [f"Columns {a + 1}–{cols[-1] + 1} of {len(head)}:", "",
+                  md_table([md_cell(head[j]) for j in cols], [[r[j] if j < len(r) else "" for j in cols]
+                                                              for r in shown], compact=True), ""]
+    left = head[starts[TABLE_SLICES]:] if len(starts) > TABLE_SLICES else []
+    if left:
+        parts.append(f"{len(left)} more columns in the CSV ({md_cell(left[0])} … {md_cell(left[-1])}).")
+    if more:
+        parts.append(more)
+    return "\n".join(parts).rstrip() + "\n"
 
 
 def paper_section(fid: str, entry: dict, main: FigureRun, paper: PaperResult | None, main_profile: str,

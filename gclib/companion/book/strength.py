@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from gclib.companion.format import fmt_number, fmt_p, md_cell
 
-__all__ = ["fmt_p", "page_of", "trend_text", "per_seed_text", "interval_text", "mc_interval_text",
-           "holm_column", "holm_sentence"]
+__all__ = ["fmt_p", "page_of", "trend_text", "per_seed_text", "interval_text", "interval_short",
+           "mc_interval_text", "holm_column", "holm_sentence"]
 
 
 def page_of(claim: dict) -> dict | None:
@@ -85,6 +85,22 @@ def interval_text(claim: dict) -> str | None:
     """The interval over blocks as recorded (a range below 5, a named bootstrap from 5), with its n; None
     when the claim has none (the table then shows the claim's own CI)."""
     return _interval((claim.get("stats") or {}).get("interval"))
+
+
+def interval_short(claim: dict) -> str | None:
+    """The interval over blocks for a table cell: ``[0.25, 0.5] (bootstrap, 10 seeds)``, ``−1 … −0.8 (range,
+    3 seeds)``, ``no MC spread``; None when the claim records none (the full text: :func:`interval_text`)."""
+    iv = (claim.get("stats") or {}).get("interval")
+    if not isinstance(iv, dict):
+        return None
+    kind, n, unit = iv.get("kind"), iv.get("n"), md_cell(iv.get("unit") or "seeds")
+    if kind == "range":
+        return f"{fmt_number(iv.get('lo'))} … {fmt_number(iv.get('hi'))} (range, {n} {unit})"
+    if kind == "bootstrap":
+        return f"[{fmt_number(iv.get('lo'))}, {fmt_number(iv.get('hi'))}] (bootstrap, {n:,} {unit})"
+    if kind == "no-spread":
+        return "no Monte Carlo spread"
+    return "n/a"
 
 
 def mc_interval_text(claim: dict) -> str | None:
