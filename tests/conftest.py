@@ -57,8 +57,24 @@ def pytest_report_header(config):
 # book and browser checks (built from those smoke outputs), then nbval. Under pytest-xdist (`make test`: -n
 # auto --dist loadgroup) the cells of one notebook stay on one worker, in order, with their kernel, and a
 # module whose tests share an expensive module fixture (the built book, the dry runs) stays on one worker.
+#
+# The groups are computed here from each test's node id (xdist_group), by a scheduler of our own
+# (pytest_xdist_make_scheduler), not by xdist's loadgroup: that one renames node ids on the workers
+# (``item._nodeid = nodeid@group``), which pytest >= 9.2 no longer reads (node ids became structured), so
+# every nbval cell became its own work unit, a notebook's cells ran on two workers with two kernels, and
+# every cell after the imports failed with NameError (CI of 2026-12-06, 106 failures).
 _TIER = {"notebooks": 1, "book": 2, "browser": 3}
 _GROUPS = {"test_book.py": "book", "test_browser.py": "book", "test_dry_run.py": "dry-run"}
+
+
+def xdist_group(nodeid: str) -> str | None:
+    """The xdist group of the test ``nodeid`` (None: the test is scheduled alone): ``nbval-<stem>`` for
+    every cell of a notebook, the shared name of the modules in ``_GROUPS``."""
+    path = nodeid.split("::", 1)[0]
+    name = path.rsplit("/", 1)[-1]
+    if name.endswith(".ipynb"):
+        return f"nbval-{name[:-len('.ipynb')]}"
+    return _GROUPS.get(name)
 
 
 def _tier(item) -> int:
@@ -67,15 +83,28 @@ def _tier(item) -> int:
     return min((_TIER[m.name] for m in item.iter_markers() if m.name in _TIER), default=0)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     for item in items:
-        path = Path(str(item.fspath))
-        if path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(f"nbval-{path.stem}"))
-        elif path.name in _GROUPS:
-            item.add_marker(pytest.mark.xdist_group(_GROUPS[path.name]))
+        group = xdist_group(item.nodeid)
+        if group is not None:  # for the record (`pytest --markers`, -v); the scheduler reads xdist_group()
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_tier)  # stable: keeps file order within a tier
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`: xdist's scope scheduler with our groups (:func:`xdist_group`) as scopes; a work
+    unit is a whole group, in collection order, so its tests share one worker, one kernel, one fixture."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid) or nodeid
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="module")
