@@ -102,8 +102,8 @@ IN_CLONE = {"setup": ("make setup", "make setup"),
             "make_test": ("CI=true bash .ci/run", "CI=true bash .ci/run"),
             "book_cold": ("make book JOBS=2", "make book JOBS=2"),
             "book_warm": ("make book JOBS=2 (again, nothing changed)", "make book JOBS=2")}
-MEASURED["cpu_cold"] = ("gclib run all --profile cpu --jobs 1",
-                        ["run", "all", "--profile", "cpu", "--jobs", "1"])
+MEASURED["cpu_cold"] = ("gclib run all --profile cpu --jobs 1 --device cpu --threads 1",
+                        ["run", "all", "--profile", "cpu", "--jobs", "1", "--device", "cpu"])
 
 
 def _clone(tmp: Path) -> Path:

@@ -317,3 +317,48 @@ def test_a_cost_not_measured_by_the_tool_says_so_beside_its_number():
             unlabelled.append(f"{key}: {typed}")
     assert unlabelled == [], "label these README rows '(entered by hand: …)' or measure them with costs.py"
 
+
+
+# ------------------------------------------------------------------ discussions of the committed results
+DISCUSSIONS = sorted((ROOT / "results").glob("*/*/discussion.md"))
+
+
+def test_every_committed_result_has_a_discussion():
+    for profile in ("paper", "cpu"):
+        folders = [d for d in sorted((ROOT / "results" / profile).glob("*"))
+                   if (d / f"{d.name}.provenance.json").is_file()]
+        assert folders, f"results/{profile} holds no committed result"
+        missing = [d.name for d in folders if not (d / "discussion.md").is_file()]
+        assert not missing, f"results/{profile}: no discussion.md for {missing}"
+
+
+@pytest.mark.parametrize("path", DISCUSSIONS,
+                         ids=[f"{p.parent.parent.name}/{p.parent.name}" for p in DISCUSSIONS])
+def test_a_discussion_types_no_number_and_renders_from_its_record(path):
+    """Every measured number of a discussion is a placeholder filled from the result's own scorecard, tables
+    and provenance (gclib.companion.book.prose), and every placeholder evaluates."""
+    from gclib.companion.book.prose import bare_numbers, placeholders, record_context, render
+
+    text = path.read_text(encoding="utf-8")
+    typed = bare_numbers(text)
+    assert typed == [], f"{path.relative_to(ROOT)}: numbers typed outside a placeholder: {typed}"
+    assert placeholders(text), f"{path.relative_to(ROOT)}: quotes no number of its record"
+    out = render(text, record_context(path.parent), where=str(path.relative_to(ROOT)))
+    assert "{{" not in out and "}}" not in out
+    assert not re.search(r"\bnan\b|\bNone\b", out), f"{path.relative_to(ROOT)}: a placeholder gave no value"
+
+
+def test_the_template_checks_catch_a_typed_number_and_a_broken_placeholder(tmp_path):
+    """Negative controls: a number typed into the prose is found, and a placeholder naming a claim or column
+    the record lacks stops the render with its name (the book build then fails, never shows a guess)."""
+    from gclib.companion.book.prose import bare_numbers, record_context, render
+
+    assert bare_numbers("ρ(width, D) = 0.69, a {{ stat('x') | .2f }} and 10⁻¹⁸ and 3 % and 8.5×") == \
+        ["0.69", "10⁻¹⁸", "3 %", "8.5×"]
+    assert bare_numbers("`lr = 0.05` and $\\sigma = 0.5$ and width 512 and seeds 0–2") == []
+    d = next(p.parent for p in DISCUSSIONS)
+    ctx = record_context(d)
+    with pytest.raises(ValueError, match="no_such_claim"):
+        render("{{ stat('no_such_claim') | .2f }}", ctx, where="test")
+    with pytest.raises(ValueError, match="no_such_column"):
+        render("{{ runs.no_such_column.mean() }}", ctx, where="test")

@@ -6,16 +6,18 @@ measured-looking number outside a placeholder. [ours]
 
 A placeholder is ``{{ EXPR }}`` or ``{{ EXPR | FORMAT }}``. ``EXPR`` is a Python expression over:
 
-- ``claim[ID]`` — the scorecard's claim ``ID`` as recorded (``statistic``, ``ci``, ``verdict``, ``stats``, …)
-  and ``stat(ID)``, its statistic;
-- ``table[NAME]`` — the per-run table ``NAME.csv`` as a pandas DataFrame (``table["gr_depth_runs"]``);
+- ``claim[ID]`` — the scorecard's claim ``ID`` as recorded (``statistic``, ``ci``, ``verdict``, ``stats``, …),
+  ``stat(ID)``, its statistic, and ``verdict(ID)``, its ✓, ✗, n/a or —;
+- ``table[NAME]`` — the per-run table ``NAME.csv`` as a pandas DataFrame (``table["gr_depth_runs"]``), and
+  ``runs``, the figure's own ``<figure>_runs`` table;
 - ``params`` — the run's parameters, and ``prov`` — its whole provenance;
 - ``np`` (NumPy) and ``math``.
 
 ``FORMAT`` is a format spec (``.2f``, ``.3g``, ``,``, ``+.2f``, ``.0%``) or one of: ``pow10`` (10 to the
 rounded decimal exponent, ``10⁻¹⁹``), ``sci`` (``1.6 × 10⁻⁸⁷``, two significant digits), ``list`` (the
-values of a sequence, ``.2f`` each, comma-separated), ``range`` (``lo … hi``), ``int`` (a whole number with
-thousands separators).
+values of a sequence, ``.2f`` each, comma-separated), ``values`` (the same, each as short as it prints:
+``0.5, 1, 2``), ``range`` (``lo … hi``), ``int`` (a whole number with thousands separators). A number's
+minus sign is printed as −; a placeholder without a format prints ``str(value)`` as it is.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import math
 import re
 from pathlib import Path
 
+from gclib.companion.kernel.judge.verdicts import verdict
 from gclib.companion.outputs import read_json
 
 __all__ = ["PLACEHOLDER", "render", "placeholders", "bare_numbers", "record_context"]
@@ -30,14 +33,15 @@ __all__ = ["PLACEHOLDER", "render", "placeholders", "bare_numbers", "record_cont
 PLACEHOLDER = re.compile(r"\{\{(.+?)\}\}", re.S)
 _SUPER = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 #: numbers that look measured: decimals, percentages, scientific notation, powers of ten, factors
-_MEASURED = re.compile(r"(?<![\w.])(?:\d+\.\d+|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?e[-+]?\d+|10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+|"
-                       r"[×x]\s?\d+(?:\.\d+)?|\d+(?:\.\d+)?\s?×)")
+_MEASURED = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?\s?×|[×x]\s?\d+(?:\.\d+)?|\d+(?:\.\d+)?\s?%|"
+                       r"\d+(?:\.\d+)?e[-+]?\d+|\d+\.\d+|10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 
 
-_NAMED = ("pow10", "sci", "int", "list", "range")
+_NAMED = ("pow10", "sci", "int", "list", "values", "range")
 _SPEC = re.compile(r"^[<>=^]?[+\- ]?#?0?\d*[,_]?(\.\d+)?[bcdeEfFgGnosxX%]?$")
 _BUILTINS = {"abs": abs, "min": min, "max": max, "len": len, "round": round, "sorted": sorted, "sum": sum,
-             "float": float, "int": int, "list": list, "dict": dict, "zip": zip, "range": range}
+             "float": float, "int": int, "str": str, "list": list, "dict": dict, "zip": zip, "range": range,
+             "any": any, "all": all}
 
 
 def _pow10(x) -> str:
@@ -54,20 +58,28 @@ def _sci(x) -> str:
     return f"{m:.1f} × 10{str(e).translate(_SUPER)}"
 
 
+def _minus(text: str) -> str:
+    """A printed number's minus sign is the typographic one (−), as in the rest of the book."""
+    return re.sub(r"(?<![\w.])-(?=\d|∞|inf)", "−", text)
+
+
 def _fmt(value, spec: str) -> str:
     spec = spec.strip()
     if spec == "pow10":
         return _pow10(float(value))
     if spec == "sci":
-        return _sci(float(value))
+        return _minus(_sci(float(value)))
     if spec == "int":
-        return f"{int(round(float(value))):,}"
+        return _minus(f"{int(round(float(value))):,}")
     if spec == "list":
-        return ", ".join(f"{float(v):.2f}" for v in value)
+        return _minus(", ".join(f"{float(v):.2f}" for v in value))
+    if spec == "values":
+        return _minus(", ".join(f"{float(v):g}" for v in value))
     if spec == "range":
         lo, hi = value
-        return f"{float(lo):.2f} … {float(hi):.2f}"
-    return format(value, spec)
+        return _minus(f"{float(lo):.2f} … {float(hi):.2f}")
+    out = format(value, spec)
+    return _minus(out) if isinstance(value, (int, float)) or hasattr(value, "dtype") else out
 
 
 def record_context(directory) -> dict:
@@ -84,8 +96,12 @@ def record_context(directory) -> dict:
     def stat(cid):
         return claims[cid]["statistic"]
 
-    return {"claim": claims, "stat": stat, "table": tables, "params": prov.get("parameters") or {},
-            "prov": prov, "np": np, "math": math}
+    def verdict_of(cid):
+        return verdict(claims[cid])
+
+    return {"claim": claims, "stat": stat, "verdict": verdict_of, "table": tables,
+            "runs": tables.get(f"{d.name}_runs"), "params": prov.get("parameters") or {}, "prov": prov,
+            "np": np, "math": math}
 
 
 def placeholders(text: str) -> list[str]:
