@@ -428,3 +428,27 @@ def test_add_stats_attaches_to_a_recorded_claim_without_touching_its_verdict():
     assert claim.stats["interval"]["kind"] == "range"
     with pytest.raises(ValueError, match="no claim 'G4.nope'"):
         card.add_stats("G4.nope", {})
+
+
+def test_spearman_columns_survives_a_constant_column_and_a_single_column():
+    """scipy's spearmanr returns one NaN for the whole matrix as soon as one column is constant, and a
+    number instead of a matrix for two columns: spearman_columns gives NaN only for the constant column and
+    ρ for the others, equal to scipy's column by column (the gr_width fuzz draw whose replicates were all
+    equal crashed np.vstack on an empty row)."""
+    from scipy.stats import spearmanr
+
+    from gclib.stats import spearman_columns
+
+    rng = np.random.default_rng(3)
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    d = np.column_stack([np.full(5, 0.7), rng.normal(size=(5, 6)), [5.0, 4, 3, 2, 1], [1.0, 2, 2, 4, 5]])
+    got = spearman_columns(x, d)
+    assert got.shape == (d.shape[1],) and np.isnan(got[0])
+    want = [spearmanr(x, d[:, j]).statistic for j in range(1, d.shape[1])]
+    np.testing.assert_allclose(got[1:], want, atol=1e-12)
+    assert got[-2] == -1.0
+    for j in range(1, d.shape[1]):  # one column: the same value as within the matrix
+        np.testing.assert_allclose(spearman_columns(x, d[:, j:j + 1]), [got[j]], atol=1e-12)
+    full = rng.normal(size=(5, 4))  # the common path (no constant column) is scipy's matrix, unchanged
+    np.testing.assert_array_equal(spearman_columns(x, full),
+                                  np.round(spearmanr(np.column_stack([x, full])).statistic[0, 1:], 12))

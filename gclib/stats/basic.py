@@ -41,8 +41,20 @@ def spearman_columns(x, d) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantInputWarning)
         warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 of a constant column
-        rho = np.atleast_2d(spearmanr(np.column_stack([x, d])).statistic)[0, 1:]
-    return np.round(rho, _DIGITS)
+        stat = spearmanr(np.column_stack([x, d])).statistic
+        if np.ndim(stat) == 2:
+            rho = stat[0, 1:]
+        else:
+            # scipy returns one number, not a matrix, for two columns and as soon as any column is constant
+            # (then NaN for all): Pearson's r of the ranks, column by column, NaN where a column is constant
+            from scipy.stats import rankdata
+
+            rx = rankdata(x) - (x.size + 1) / 2.0
+            rd = rankdata(d, axis=0)
+            rd = rd - rd.mean(axis=0)
+            den = np.sqrt((rx ** 2).sum() * (rd ** 2).sum(axis=0))
+            rho = np.divide(rx @ rd, den, out=np.full(d.shape[1], np.nan), where=den > 0)
+    return np.round(np.clip(rho, -1.0, 1.0), _DIGITS)
 
 
 def percentile_ci(values, level: float = 0.95) -> tuple[float, float]:

@@ -16,6 +16,8 @@ values before anything is written), ``gclib params`` and the book's parameter ta
 """
 from __future__ import annotations
 
+import re
+
 from gclib.companion.errors import ParameterError
 from gclib.companion.figures.catalogue import get_figure, notebook_parameters
 from gclib.companion.figures.ranges import (
@@ -38,6 +40,15 @@ def parameter_ranges(figure: str, notebooks_dir=None) -> dict[str, str]:
     return {name: str(ranges[name]) for name in spec if name in ranges}
 
 
+def _bounds_first(values: dict, ranges: dict) -> list[str]:
+    """The names of ``values`` with those whose range names another given parameter last, so that a bad
+    bound (``log_u_max``) is reported as itself, not as the parameter it bounds (``log_u_min``)."""
+    def names_another(name):
+        return any(re.search(rf"(?<![\w]){re.escape(other)}(?![\w])", str(ranges.get(name, "")))
+                   for other in values if other != name)
+    return sorted(values, key=names_another)
+
+
 def check_ranges(figure: str, values: dict, *, notebooks_dir=None, ranges: dict | None = None) -> dict:
     """Check each of ``values`` (already type-checked) against its range (``ranges``: the figure's, read
     from profiles.yaml when not given); other parameters named in a bound are read from ``values`` (a bound
@@ -45,7 +56,8 @@ def check_ranges(figure: str, values: dict, *, notebooks_dir=None, ranges: dict 
     ``parameter 'NAME' of FIGURE must be …, got VALUE`` (one line) on the first bad value."""
     ranges = get_figure(figure, notebooks_dir).ranges if ranges is None else ranges
     context = None  # the values, the dataset (its default where not given) and what its name fixes
-    for name, value in values.items():
+    for name in _bounds_first(values, ranges):
+        value = values[name]
         if name not in ranges:
             continue
         specs = parse_spec(str(ranges[name]), where=f"profiles.yaml[{figure}][ranges][{name}]")
