@@ -245,10 +245,10 @@ COSTS = ROOT / "benchmarks" / "costs.json"
 # tests/test_paper_results.py)
 COST_ROWS = {
     "`make setup` on a new machine": ["setup"],
-    "`make test` on a fresh clone": ["make_test", "make_test_pytest", "make_test_2026_11_28"],
+    "`make test` on a fresh clone": ["make_test", "make_test_pytest"],
     "`gclib run all --profile smoke --jobs 2`": ["smoke_cold", "smoke_warm"],
     "`gclib run all --profile paper --dry-run --jobs 2`": ["paper_dry_run"],
-    "`gclib run all --profile cpu --jobs 1`": ["cpu_cold"],
+    "`gclib run all --profile cpu --jobs 1 --device cpu --threads 1`": ["cpu_cold"],
     "`make book JOBS=2` (cpu profile), cold": ["book_cold"],
     "`make book` again with nothing changed": ["book_warm"],
     "built book": ["book_size_mb"],
