@@ -1,6 +1,7 @@
-"""The paper profile runs before a GPU does: every figure's capped dry run (``gclib run all --profile paper
+"""The paper profile runs before a GPU does: every figure's capped dry run (``gclib run FIGURE --profile paper
 --dry-run``) executes the paper profile's models, data, optimizers and measurements on the CPU, says it is
-no result, and writes nowhere a result goes; ``device="auto"`` falls back to the CPU with one line."""
+no result, and writes nowhere a result goes; ``device="auto"`` falls back to the CPU with one line. Every
+figure runs in its warm kernel (shared with its fuzz draws); one runs through the command line."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gclib.companion import figures
+from gclib.companion import figures, run
 from gclib.companion.run import numerics
 from gclib.device import FALLBACK_NOTICE
 
@@ -21,58 +22,72 @@ FIGURES = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 pytestmark = pytest.mark.notebooks
 
 
+#: the figure the command line runs dry, end to end (a cheap one whose paper profile says device="auto")
+CLI_FIGURE = "gc_double_descent"
+
+
 @pytest.fixture(scope="module")
-def dry_runs(tmp_path_factory):
+def cli_dry_run(tmp_path_factory):
+    """`gclib run CLI_FIGURE --profile paper --dry-run`, as a user types it: a subprocess, a fresh kernel, an
+    empty training cache (the figure's warm dry run may have cached its training: then no device resolves)."""
     out = tmp_path_factory.mktemp("dry")
-    env = {**numerics.from_environ().apply(), "MPLBACKEND": "agg"}
+    env = {**numerics.from_environ().apply(), "MPLBACKEND": "agg",
+           "GCLIB_CACHE_DIR": str(tmp_path_factory.mktemp("dry-cache"))}
     env.pop("GCLIB_NOTEBOOKS_DIR", None)
-    proc = subprocess.run([sys.executable, "-m", "gclib", "run", "all", "--profile", "paper", "--dry-run",
-                           "--jobs", "2", "--out", str(out)], capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "gclib", "run", CLI_FIGURE, "--profile", "paper", "--dry-run",
+                           "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
     return out, proc
 
 
-def test_every_figure_runs_its_paper_profile_capped(dry_runs):
-    out, proc = dry_runs
+@pytest.mark.parametrize("fid", FIGURES)
+def test_the_paper_profile_runs_capped(fid, tmp_path, figure_kernel):
+    """Every figure's paper profile, capped (``dry_run:`` in profiles.yaml), runs to a scorecard labelled
+    as a dry run, with the paper profile's code paths, into ``_dry_run/`` only. It runs in the figure's warm
+    kernel (tests/conftest.py ``figure_kernel``, shared with the figure's fuzz draws); the command line's
+    own path is :func:`test_the_command_line_dry_run_says_it_is_no_result`."""
+    res = run.run_figure(fid, profile="paper", dry_run=True, out_dir=tmp_path, kernel=figure_kernel(fid))
+    assert res.status == "ran", res.error
+    assert not [p for p in tmp_path.iterdir() if p.name != "_dry_run"], "a dry run wrote where results go"
+    d = tmp_path / "_dry_run" / fid
+    assert res.directory == d
+    prov = json.loads((d / f"{fid}.provenance.json").read_text())
+    card = json.loads((d / f"{fid}.scorecard.json").read_text())
+    assert prov["status"] == "success" and prov["dry_run"] is True and prov["profile"] == "paper"
+    assert card["profile"] == figures.DRY_RUN_PROFILE
+    paper = figures.resolve_parameters(fid, "paper")
+    ran = prov["parameters"]
+    for name in ("dataset", "model", "optimizer", "device", "loss", "init"):  # the paper code paths
+        if name in paper:
+            assert ran[name] == paper[name], (fid, name)
+    summary = nbformat.read(d / f"{fid}.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+    assert f"({figures.DRY_RUN_PROFILE})" in summary.splitlines()[0]
+
+
+def test_the_command_line_dry_run_says_it_is_no_result(cli_dry_run):
+    out, proc = cli_dry_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"{len(FIGURES)}/{len(FIGURES)} figures ok" in proc.stdout
+    assert proc.stdout.startswith(f"{CLI_FIGURE}: ran in ")
     assert "dry run of the paper profile" in proc.stderr and "not a result" in proc.stderr
-    assert not [p for p in out.iterdir() if p.name != "_dry_run"], "a dry run wrote where results go"
-    for fid in FIGURES:
-        d = out / "_dry_run" / fid
-        prov = json.loads((d / f"{fid}.provenance.json").read_text())
-        card = json.loads((d / f"{fid}.scorecard.json").read_text())
-        assert prov["status"] == "success" and prov["dry_run"] is True and prov["profile"] == "paper"
-        assert card["profile"] == figures.DRY_RUN_PROFILE
-        paper = figures.resolve_parameters(fid, "paper")
-        ran = prov["parameters"]
-        for name in ("dataset", "model", "optimizer", "device", "loss", "init"):  # the paper code paths
-            if name in paper:
-                assert ran[name] == paper[name], (fid, name)
-        summary = nbformat.read(d / f"{fid}.ipynb", as_version=4).cells[-1].outputs[0]["text"]
-        assert f"({figures.DRY_RUN_PROFILE})" in summary.splitlines()[0]
+    assert [p.name for p in out.iterdir()] == ["_dry_run"], "a dry run wrote where results go"
+    prov = json.loads((out / "_dry_run" / CLI_FIGURE / f"{CLI_FIGURE}.provenance.json").read_text())
+    assert prov["dry_run"] is True and "warm_kernel" not in prov  # the command line starts its own kernel
 
 
-def test_device_auto_falls_back_to_the_cpu_with_one_line(dry_runs):
+def test_device_auto_falls_back_to_the_cpu_with_one_line(cli_dry_run):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("CUDA is present: device='auto' resolves to it")
-    out, _ = dry_runs
-    said = {}
-    for fid in FIGURES:
-        if figures.resolve_parameters(fid, "paper").get("device") != "auto":
-            continue
-        nb = nbformat.read(out / "_dry_run" / fid / f"{fid}.ipynb", as_version=4)
-        text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                       if o.get("name") == "stderr")
-        said[fid] = text.count(FALLBACK_NOTICE)
-    # once per kernel at most (a figure whose training all came from the run cache resolves no device)
-    assert set(said.values()) <= {0, 1} and sum(said.values()) >= len(said) - 3, said
+    assert figures.resolve_parameters(CLI_FIGURE, "paper").get("device") == "auto"
+    out, proc = cli_dry_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = nbformat.read(out / "_dry_run" / CLI_FIGURE / f"{CLI_FIGURE}.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.get("name") == "stderr")
+    assert text.count(FALLBACK_NOTICE) == 1, text[-2000:]  # once per kernel
 
 
 def test_dry_run_needs_caps_and_is_keyed_apart(tmp_path, monkeypatch):
-    from gclib.companion import run
     from gclib.companion.run.job import figure_dir
 
     params = figures.resolve_parameters("gc_l2", "paper", dry_run=True)

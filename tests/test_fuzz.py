@@ -2,8 +2,10 @@
 (``tests/fuzzing.py``) at dry-run-sized caps, for every figure, each run through the runner to a scorecard in
 which every claim is ✓, ✗, n/a or — (context): never a traceback, never a failed run (exit 1).
 
-``make test`` runs 3 draws per figure (derandomized: the same draws on every machine) plus the regression
-draws below; ``make fuzz`` runs ``GCLIB_FUZZ_EXAMPLES`` per figure (default 20: 300 in all), random, with
+Every draw of a figure runs in the figure's warm kernel (``figure_kernel`` in tests/conftest.py, reset
+between runs; :class:`gclib.companion.run.WarmKernel`): starting a kernel and importing torch, SciPy and
+matplotlib cost more than a draw. ``make test`` runs 3 draws per figure (derandomized: the same draws on
+every machine) plus the regression draws below; ``make fuzz`` runs ``GCLIB_FUZZ_EXAMPLES`` per figure (default 20: 300 in all), random, with
 shrinking, and prints any failing draw to add here. [ours]
 """
 from __future__ import annotations
@@ -103,10 +105,11 @@ REGRESSIONS: dict[str, list[dict]] = {
 pytestmark = pytest.mark.notebooks
 
 
-def run_draw(figure: str, params: dict, out: Path) -> None:
-    """Run one drawn parameter set and check it ended with a whole scorecard."""
+def run_draw(figure: str, params: dict, out: Path, kernel=None) -> None:
+    """Run one drawn parameter set (in ``kernel``, a warm kernel, when given) and check it ended with a whole
+    scorecard."""
     check_values(figure, params)  # the strategy draws only valid values: a refusal here is its bug
-    res = run_figure(figure, profile="smoke", overrides=params, out_dir=out, progress=False)
+    res = run_figure(figure, profile="smoke", overrides=params, out_dir=out, progress=False, kernel=kernel)
     assert res.status == "ran", f"{figure} failed on a valid draw: {res.error}\ndraw: {params!r}"
     card = json.loads(res.scorecard.read_text(encoding="utf-8"))
     assert card["figure"] == figure and card["claims"], f"{figure}: no claim recorded for {params!r}"
@@ -117,8 +120,8 @@ def run_draw(figure: str, params: dict, out: Path) -> None:
 def _test_for(figure: str):
     @SETTINGS
     @given(params=parameter_sets(figure))
-    def test(params, tmp_path_factory):
-        run_draw(figure, params, tmp_path_factory.mktemp(f"fuzz-{figure}"))
+    def test(params, tmp_path_factory, figure_kernel):
+        run_draw(figure, params, tmp_path_factory.mktemp(f"fuzz-{figure}"), figure_kernel(figure))
 
     for draw in REGRESSIONS.get(figure, []):
         test = example(params=draw)(test)

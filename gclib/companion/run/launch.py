@@ -32,13 +32,25 @@ def kernel_env(job: Job) -> dict:
             **{var: str(job.threads) for var in THREAD_VARS}}  # torch reads OMP_NUM_THREADS at import
 
 
-def env_kernel_manager(env: dict):
+def env_kernel_manager(env: dict, *, track_clients: bool = False):
     """A kernel manager class starting kernels with ``env`` added (thread-safe, unlike os.environ), and
-    CurveZMQ transport encryption where the kernel and libzmq support it (else ipykernel warns on stderr)."""
+    CurveZMQ transport encryption where the kernel and libzmq support it (else ipykernel warns on stderr).
+    ``track_clients``: every client it makes is kept in its ``clients`` list (a kernel that outlives one
+    run: :class:`~gclib.companion.run.warm.WarmKernel` closes them)."""
     import zmq
     from jupyter_client.manager import AsyncKernelManager
 
     class _EnvKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.clients = []
+
+        def client(self, **kw):
+            kc = super().client(**kw)
+            if track_clients:
+                self.clients.append(kc)
+            return kc
+
         async def start_kernel(self, **kw):
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             if zmq.has("curve") and "transport_encryption" in self.trait_names():

@@ -42,10 +42,11 @@ DISCUSSION = "discussion.md"
 __all__ = ["run_figure", "run_locked", "execute"]
 
 
-def run_locked(job: Job, *, force: bool = False, progress: bool = False) -> RunResult:
+def run_locked(job: Job, *, force: bool = False, progress: bool = False, kernel=None) -> RunResult:
     """Under the figure's lock: the cached run unless ``force`` (checked again once the lock is held, so a
     run that waited for another takes its result), else the verdicts recomputed from its saved tables
-    when only they can have changed (:func:`rejudgeable`, :func:`rejudge`), else :func:`execute`."""
+    when only they can have changed (:func:`rejudgeable`, :func:`rejudge`), else :func:`execute` (in
+    ``kernel``, a :class:`~gclib.companion.run.warm.WarmKernel`, when given)."""
     with locked(job):
         if not force:
             hit = cached(job)
@@ -55,12 +56,13 @@ def run_locked(job: Job, *, force: bool = False, progress: bool = False) -> RunR
                 judged = rejudge(job)
                 if judged is not None:
                     return judged
-        return execute(job, progress)
+        return execute(job, progress, kernel=kernel)
 
 
-def execute(job: Job, progress: bool = False) -> RunResult:
-    """Run the notebook into ``job.directory``; a failing cell gives status "failed" (the partial notebook
-    stays), any other error is recorded in the provenance and raised as :class:`RunError`."""
+def execute(job: Job, progress: bool = False, kernel=None) -> RunResult:
+    """Run the notebook into ``job.directory``, in a fresh kernel or in ``kernel`` (a
+    :class:`~gclib.companion.run.warm.WarmKernel`, reset first); a failing cell gives status "failed" (the
+    partial notebook stays), any other error is recorded in the provenance and raised as :class:`RunError`."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -83,21 +85,29 @@ def execute(job: Job, progress: bool = False) -> RunResult:
            "wall_seconds": None, "cache_key": job.cache_key,
            "code_hash": code_hash(job.figure, notebook=job.notebook), "status": "running", "error": None,
            "failed_cell": None}
-    write_json(prov, rec)
     env = kernel_env(job)
     t0 = time.perf_counter()
     error = cell = crash = None
     partial = nb_out.with_name(f".{job.figure}.partial.ipynb")  # papermill saves as it goes: not final
+    write_json(prov, rec)
+    where = {"kernel_manager_class": env_kernel_manager(env)}
     try:
+        if kernel is not None:  # a kernel that ran other notebooks before: reset, and said so in the record
+            km, before = kernel.prepare(env, job.directory)
+            where = {"km": km}
+            rec["warm_kernel"] = {"runs_before": before}
         pm.execute_notebook(str(job.notebook), str(partial), parameters=job.parameters,
                             kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=progress,
-                            log_output=False, kernel_manager_class=env_kernel_manager(env))
+                            log_output=False, **where)
     except PapermillExecutionError as err:
         cell = failed_cell(err, partial)
         line = ((err.evalue or "").strip().splitlines() or [""])[0]
         error = f"cell {cell} (In [{err.exec_count}]) raised {err.ename}: {line}".rstrip()
     except Exception as err:  # kernel died, timeout, I/O: not the notebook's code
         crash, error = err, f"{type(err).__name__}: {err}".strip()
+    finally:
+        if kernel is not None:
+            kernel.finished()
     if error is None and not card.exists():
         error = f"the notebook finished but wrote no {card.name} (Scorecard.save() missing?)"
     rec.update(end=now_utc(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
@@ -115,12 +125,14 @@ def execute(job: Job, progress: bool = False) -> RunResult:
 
 def run_figure(figure: str, *, profile: str = "smoke", overrides: dict | None = None,
                device: str | None = None, out_dir=None, force: bool = False, progress: bool = False,
-               notebooks_dir=None, threads: int = DEFAULT_THREADS, dry_run: bool = False) -> RunResult:
+               notebooks_dir=None, threads: int = DEFAULT_THREADS, dry_run: bool = False,
+               kernel=None) -> RunResult:
     """Execute one figure into ``<out_dir>/<figure>/`` unless a successful run with the same cache key is
     there (status "cached"); ``force`` reruns. The kernel runs ``threads`` intra-op threads (recorded in the
     provenance). ``dry_run``: the profile's code paths with the figure's caps (``figures.resolve_parameters``)
     into ``<out_dir>/_dry_run/<figure>/``. Bad input raises :class:`ParameterError` before any kernel
-    starts; a failing cell returns status "failed" with ``error`` naming the cell."""
+    starts; a failing cell returns status "failed" with ``error`` naming the cell. ``kernel``: a
+    :class:`~gclib.companion.run.warm.WarmKernel` to run in instead of a fresh kernel (many small runs)."""
     out = figure_dir(out_dir, figure, dry_run=dry_run)
     job = prepare(figure, profile, overrides, device, out, notebooks_dir, threads, dry_run)
-    return run_locked(job, force=force, progress=progress)
+    return run_locked(job, force=force, progress=progress, kernel=kernel)

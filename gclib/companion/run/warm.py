@@ -1,0 +1,140 @@
+"""One kernel for many runs: :class:`WarmKernel` executes figure runs one after another in a single kernel,
+reset between runs, for work that runs many small parameter sets (the fuzz of valid parameters, the paper
+profile's capped dry runs), where starting a kernel and importing torch, SciPy, pandas and matplotlib costs
+more than the run itself. [ours]
+
+What a warm run shares with the runs before it, and what it does not:
+
+- reset before every run: the notebook's namespace (``%reset -f``), every open figure, matplotlib's
+  rcParams (back to what they were after the kernel imported pyplot), the working directory and
+  ``GCLIB_OUTPUT_DIR`` (the run's folder);
+- kept: imported modules and their module-level state, warnings already shown once (a warning is printed in
+  the first run that raises it), the device notice of ``device="auto"`` (once per kernel), the execution
+  counter of the saved notebook;
+- fixed at the kernel's start: the environment (intra-op threads, numeric environment). A job that needs
+  another environment gets a fresh kernel.
+
+Every figure seeds its own generators, so a warm run computes the same tables as a cold one
+(``tests/test_fuzz.py`` checks a warm run's tables byte for byte against a cold run's). The provenance of a
+warm run records ``warm_kernel`` (how many runs the kernel executed before it).
+"""
+from __future__ import annotations
+
+import json
+
+from gclib.companion.errors import RunError
+
+__all__ = ["WarmKernel"]
+
+#: the job's own environment variables: set in the kernel before each run, never a reason for a new kernel
+PER_RUN_VARS = ("GCLIB_OUTPUT_DIR",)
+_STATE = "_gclib_warm_kernel"  # a module in the kernel's sys.modules: what %reset -f cannot clear
+
+_START = f"""
+import sys as _sys, types as _types
+import matplotlib as _mpl, matplotlib.pyplot as _plt
+_state = _sys.modules.setdefault({_STATE!r}, _types.ModuleType({_STATE!r}))
+_state.rc = _mpl.rcParams.copy()
+del _sys, _types, _mpl, _plt, _state
+"""
+
+_RESET = """
+get_ipython().run_line_magic("reset", "-f")
+import os as _os, sys as _sys, matplotlib as _mpl, matplotlib.pyplot as _plt
+_plt.close("all")
+_mpl.rcParams.update(_sys.modules[{state!r}].rc)
+_os.chdir({cwd})
+_os.environ.update({env})
+del _os, _sys, _mpl, _plt
+"""
+
+
+class WarmKernel:
+    """A kernel reused by :func:`~gclib.companion.run.runner.run_figure` (``kernel=``): started on first
+    use, reset before each run (module docstring), restarted when a job needs another environment or the
+    kernel died, shut down by :meth:`close` (or on leaving a ``with`` block).
+
+    >>> with WarmKernel() as kernel:                                              # doctest: +SKIP
+    ...     for seeds in ([0], [1], [2]):
+    ...         run_figure("gc_l2", overrides={"seeds": seeds}, out_dir=f"out/{seeds[0]}", kernel=kernel)
+    """
+
+    def __init__(self, timeout: float = 60.0):
+        self.timeout = timeout
+        self.km = None
+        self.runs = 0  # runs started in the current kernel
+        self._env: dict | None = None
+
+    # ---------------------------------------------------------------- life cycle
+    def __enter__(self) -> WarmKernel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the kernel down (nothing if none was started)."""
+        km, self.km, self._env, self.runs = self.km, None, None, 0
+        if km is not None:
+            from jupyter_core.utils import run_sync
+
+            for kc in getattr(km, "clients", []):
+                kc.stop_channels()
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # already gone: nothing left to shut
+                pass
+
+    def _start(self, env: dict) -> None:
+        from jupyter_core.utils import run_sync
+
+        from gclib.companion.run.launch import KERNEL_NAME, env_kernel_manager
+
+        self.close()
+        km = env_kernel_manager(env, track_clients=True)(kernel_name=KERNEL_NAME)
+        run_sync(km.start_kernel)()
+        self.km, self._env, self.runs = km, env, 0
+        self._execute(_START)
+
+    def _alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return self.km is not None and bool(run_sync(self.km.is_alive)())
+
+    def _execute(self, code: str) -> None:
+        """Run ``code`` in the kernel; raise :class:`RunError` unless it ran without an error."""
+        from jupyter_core.utils import run_sync
+
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            run_sync(kc.wait_for_ready)(timeout=self.timeout)
+            reply = run_sync(kc.execute_interactive)(code, timeout=self.timeout, output_hook=lambda msg: None,
+                                                     store_history=False)
+        finally:
+            kc.stop_channels()
+            self.km.clients.remove(kc)
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RunError(f"warm kernel: resetting between runs failed: {content.get('ename')}: "
+                           f"{content.get('evalue')}")
+
+    # ---------------------------------------------------------------- one run
+    def prepare(self, env: dict, cwd) -> tuple[object, int]:
+        """A kernel ready for a run with environment ``env`` in folder ``cwd``: ``(kernel manager, runs
+        before this one in that kernel)``."""
+        fixed = {k: v for k, v in env.items() if k not in PER_RUN_VARS}
+        if self._env != fixed or not self._alive():
+            self._start(fixed)
+        per_run = {k: str(env[k]) for k in PER_RUN_VARS if k in env}
+        self._execute(_RESET.format(state=_STATE, cwd=json.dumps(str(cwd)), env=json.dumps(per_run)))
+        before, self.runs = self.runs, self.runs + 1
+        return self.km, before
+
+    def finished(self) -> None:
+        """After a run: stop the channels of the clients papermill opened on the kernel (it keeps a kernel
+        it did not start running, and its clients with it)."""
+        if self.km is not None:
+            for kc in list(self.km.clients):
+                kc.stop_channels()
+            self.km.clients.clear()
