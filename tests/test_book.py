@@ -386,6 +386,7 @@ def test_api_reference_documents_public_functions(book):
         "draw": {"companion.kernel.draw.style": ["savefig"],
                  "companion.kernel.draw.regimes": ["plot_regime_map"]},
         "run": {"companion.run.runner": ["run_figure"], "companion.run.parallel": ["run_all", "sweep"],
+                "companion.run.warm": ["WarmKernel"],
                 "companion.run.committed": ["code_hash", "committed_results"],
                 "companion.run.rejudge": ["rejudge"], "companion.run.verify": ["rederive"]},
         "figures": {"companion.figures.resolve": ["resolve_parameters"],

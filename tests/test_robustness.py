@@ -142,28 +142,25 @@ def _stream_outputs(path):
 
 
 @pytest.mark.slow
-def test_printed_outputs_do_not_depend_on_cores_or_jobs(tmp_path):
-    """gc_l2 at the smoke profile: in a one-core and a two-core process (taskset), and through --jobs 1 and
-    --jobs 2, one intra-op thread per kernel gives the same printed numbers."""
+def test_printed_outputs_do_not_depend_on_cores_or_jobs(tmp_path, smoke_cli):
+    """gc_l2 at the smoke profile, computed in a one-core process (taskset, one figure, no Dask, its own empty
+    training cache), prints the same numbers as in the session's smoke run (two cores, ``run all --jobs 2``:
+    two kernels at a time on Dask): one intra-op thread per kernel, whatever the cores and jobs."""
+    from conftest import SMOKE_ENV
+
     if shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs taskset and two usable cores")
-    env = {**os.environ, "MPLBACKEND": "agg"}
-    outs = {}
-    for name, prefix in (("one core", ["taskset", "-c", "0"]), ("two cores", ["taskset", "-c", "0,1"])):
-        out = tmp_path / name.replace(" ", "_")
-        proc = subprocess.run([*prefix, *GCLIB, "run", "gc_l2", "--out", str(out)], capture_output=True,
-                              text=True, env=env, timeout=600)
-        assert proc.returncode == 0, proc.stderr
-        outs[name] = _stream_outputs(out / "gc_l2" / "gc_l2.ipynb")
-    for jobs in (1, 2):
-        out = tmp_path / f"jobs{jobs}"
-        res = parallel.run_all(figures=["gc_l2", "gc_init_depth"], out_dir=out, jobs=jobs, progress=False)
-        assert all(r.status == "ran" for r in res)
-        outs[f"jobs {jobs}"] = _stream_outputs(out / "gc_l2" / "gc_l2.ipynb")
-    first = outs["one core"]
-    assert any("final values" in t for t in first)
-    for name, printed in outs.items():
-        assert printed == first, name
+    smoke_out, smoke = smoke_cli
+    assert smoke.returncode == 0, smoke.stderr[-3000:]
+    env = {**SMOKE_ENV.apply(), "MPLBACKEND": "agg", "GCLIB_CACHE_DIR": str(tmp_path / "cache"),
+           "GCLIB_NOTEBOOKS_DIR": str(Path(__file__).resolve().parents[1] / "notebooks")}
+    out = tmp_path / "one_core"
+    proc = subprocess.run(["taskset", "-c", "0", *GCLIB, "run", "gc_l2", "--profile", "smoke", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    one_core = _stream_outputs(out / "gc_l2" / "gc_l2.ipynb")
+    assert any("final values" in t for t in one_core)
+    assert one_core == _stream_outputs(smoke_out / "gc_l2" / "gc_l2.ipynb")
 
 
 # ---------------------------------------------------------------- interrupted runs
