@@ -152,7 +152,8 @@ def measure_in_clone(steps: list[str], record: dict) -> None:
             command, shell = IN_CLONE[step]
             wall, stdout = _in_clone(clone, shell)
             log = Path(tempfile.gettempdir()) / f"gclib-costs-{step}.log"
-            log.write_text(stdout, encoding="utf-8")  # e.g. pytest's --durations, read after the clone is gone
+            # e.g. pytest's --durations, read after the clone is gone
+            log.write_text(stdout, encoding="utf-8")
             print(f"{step}: its output is in {log}")
             extra = ": a new venv" if step == "setup" else ""
             record["steps"][step] = entry(wall, command, how.format(sha=sha, extra=extra))

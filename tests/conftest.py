@@ -1,6 +1,5 @@
 """Shared test set-up: a per-session sweep cache and the test tiers (CI awareness: ci_support.py)."""
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -57,7 +56,7 @@ def pytest_report_header(config):
 # Run order: unit tests, then the papermill smoke runs of every figure (tests/test_notebooks.py), then the
 # book and browser checks (built from those smoke outputs), then nbval. Under pytest-xdist (`make test`: -n
 # auto --dist loadgroup) the cells of one notebook stay on one worker, in order, with their kernel, and a
-# module whose tests share an expensive module fixture (the built book, the dry runs) stays on one worker.
+# module whose tests share an expensive module fixture (the built book) stays on one worker.
 #
 # The groups are computed here from each test's node id (xdist_group), by a scheduler of our own
 # (pytest_xdist_make_scheduler), not by xdist's loadgroup: that one renames node ids on the workers
@@ -65,23 +64,16 @@ def pytest_report_header(config):
 # every nbval cell became its own work unit, a notebook's cells ran on two workers with two kernels, and
 # every cell after the imports failed with NameError (CI of 2026-12-06, 106 failures).
 _TIER = {"notebooks": 1, "book": 2, "browser": 3}
-_GROUPS = {"test_book.py": "book", "test_browser.py": "book", "test_dry_run.py": "dry-run"}
-#: tests of one figure that share its warm kernel (:func:`figure_kernel`): module → the test name's pattern
-_FIGURE_TESTS = {"test_fuzz.py": re.compile(r"test_valid_draws_of_(\w+?)_end_with_a_scorecard$"),
-                 "test_dry_run.py": re.compile(r"test_the_paper_profile_runs_capped\[(\w+)\]$")}
+_GROUPS = {"test_book.py": "book", "test_browser.py": "book"}
 
 
 def xdist_group(nodeid: str) -> str | None:
     """The xdist group of the test ``nodeid`` (None: the test is scheduled alone): ``nbval-<stem>`` for
-    every cell of a notebook, ``figure-<id>`` for the tests of one figure that share its warm kernel
-    (``_FIGURE_TESTS``), else the shared name of the modules in ``_GROUPS``."""
-    path, _, test = nodeid.partition("::")
+    every cell of a notebook, the shared name of the modules in ``_GROUPS``."""
+    path = nodeid.split("::", 1)[0]
     name = path.rsplit("/", 1)[-1]
     if name.endswith(".ipynb"):
         return f"nbval-{name[:-len('.ipynb')]}"
-    m = _FIGURE_TESTS[name].match(test) if name in _FIGURE_TESTS else None
-    if m:
-        return f"figure-{m.group(1)}"
     return _GROUPS.get(name)
 
 
@@ -188,23 +180,12 @@ def book_figures(smoke_cli):
 
 
 @pytest.fixture(scope="session")
-def figure_kernel():
-    """``figure_kernel(figure)``: the warm kernel (:class:`gclib.companion.run.WarmKernel`) of ``figure`` in
-    this worker, one figure at a time: the fuzz's draws of a figure and its paper dry run (one xdist group,
-    ``figure-<id>``, so one worker, one after another) run in one kernel instead of one kernel each; asking
-    for another figure's kernel shuts the previous one down."""
+def warm_kernel():
+    """This worker's warm kernel (:class:`gclib.companion.run.WarmKernel`, reset between runs): the fuzz's
+    draws, the paper dry runs and the re-derivations of committed results run in it one after another,
+    instead of starting a kernel and importing torch, SciPy and matplotlib for each (that costs more than a
+    draw). Shut down at the end of the session."""
     from gclib.companion.run import WarmKernel
 
-    current: dict[str, WarmKernel] = {}
-
-    def get(figure: str) -> WarmKernel:
-        if figure not in current:
-            for kernel in current.values():
-                kernel.close()
-            current.clear()
-            current[figure] = WarmKernel()
-        return current[figure]
-
-    yield get
-    for kernel in current.values():
-        kernel.close()
+    with WarmKernel() as kernel:
+        yield kernel

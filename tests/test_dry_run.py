@@ -1,7 +1,7 @@
 """The paper profile runs before a GPU does: every figure's capped dry run (``gclib run FIGURE --profile paper
 --dry-run``) executes the paper profile's models, data, optimizers and measurements on the CPU, says it is
 no result, and writes nowhere a result goes; ``device="auto"`` falls back to the CPU with one line. Every
-figure runs in its warm kernel (shared with its fuzz draws); one runs through the command line."""
+figure runs in the worker's warm kernel (shared with the fuzz draws); one runs through the command line."""
 from __future__ import annotations
 
 import json
@@ -26,26 +26,13 @@ pytestmark = pytest.mark.notebooks
 CLI_FIGURE = "gc_double_descent"
 
 
-@pytest.fixture(scope="module")
-def cli_dry_run(tmp_path_factory):
-    """`gclib run CLI_FIGURE --profile paper --dry-run`, as a user types it: a subprocess, a fresh kernel, an
-    empty training cache (the figure's warm dry run may have cached its training: then no device resolves)."""
-    out = tmp_path_factory.mktemp("dry")
-    env = {**numerics.from_environ().apply(), "MPLBACKEND": "agg",
-           "GCLIB_CACHE_DIR": str(tmp_path_factory.mktemp("dry-cache"))}
-    env.pop("GCLIB_NOTEBOOKS_DIR", None)
-    proc = subprocess.run([sys.executable, "-m", "gclib", "run", CLI_FIGURE, "--profile", "paper", "--dry-run",
-                           "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
-    return out, proc
-
-
 @pytest.mark.parametrize("fid", FIGURES)
-def test_the_paper_profile_runs_capped(fid, tmp_path, figure_kernel):
+def test_the_paper_profile_runs_capped(fid, tmp_path, warm_kernel):
     """Every figure's paper profile, capped (``dry_run:`` in profiles.yaml), runs to a scorecard labelled
-    as a dry run, with the paper profile's code paths, into ``_dry_run/`` only. It runs in the figure's warm
-    kernel (tests/conftest.py ``figure_kernel``, shared with the figure's fuzz draws); the command line's
-    own path is :func:`test_the_command_line_dry_run_says_it_is_no_result`."""
-    res = run.run_figure(fid, profile="paper", dry_run=True, out_dir=tmp_path, kernel=figure_kernel(fid))
+    as a dry run, with the paper profile's code paths, into ``_dry_run/`` only. It runs in this worker's warm
+    kernel (tests/conftest.py ``warm_kernel``); the command line's own path, in a fresh kernel, is
+    :func:`test_the_command_line_dry_run_says_it_is_no_result_and_device_auto_falls_back_once`."""
+    res = run.run_figure(fid, profile="paper", dry_run=True, out_dir=tmp_path, kernel=warm_kernel)
     assert res.status == "ran", res.error
     assert not [p for p in tmp_path.iterdir() if p.name != "_dry_run"], "a dry run wrote where results go"
     d = tmp_path / "_dry_run" / fid
@@ -63,24 +50,31 @@ def test_the_paper_profile_runs_capped(fid, tmp_path, figure_kernel):
     assert f"({figures.DRY_RUN_PROFILE})" in summary.splitlines()[0]
 
 
-def test_the_command_line_dry_run_says_it_is_no_result(cli_dry_run):
-    out, proc = cli_dry_run
+#: the figure the command line runs dry, end to end (a cheap one whose paper profile says device="auto")
+CLI_FIGURE = "gc_double_descent"
+
+
+def test_the_command_line_dry_run_says_it_is_no_result_and_device_auto_falls_back_once(tmp_path):
+    """`gclib run CLI_FIGURE --profile paper --dry-run`, as a user types it (a subprocess, a fresh kernel, an
+    empty training cache: a cached training resolves no device): exit 0, the "not a result" line, nothing
+    written where results go, and without CUDA the CPU fallback said once."""
+    import torch
+
+    out = tmp_path / "figures"
+    env = {**numerics.from_environ().apply(), "MPLBACKEND": "agg", "GCLIB_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("GCLIB_NOTEBOOKS_DIR", None)
+    proc = subprocess.run([sys.executable, "-m", "gclib", "run", CLI_FIGURE, "--profile", "paper",
+                           "--dry-run", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.startswith(f"{CLI_FIGURE}: ran in ")
     assert "dry run of the paper profile" in proc.stderr and "not a result" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["_dry_run"], "a dry run wrote where results go"
     prov = json.loads((out / "_dry_run" / CLI_FIGURE / f"{CLI_FIGURE}.provenance.json").read_text())
     assert prov["dry_run"] is True and "warm_kernel" not in prov  # the command line starts its own kernel
-
-
-def test_device_auto_falls_back_to_the_cpu_with_one_line(cli_dry_run):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is present: device='auto' resolves to it")
     assert figures.resolve_parameters(CLI_FIGURE, "paper").get("device") == "auto"
-    out, proc = cli_dry_run
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    if torch.cuda.is_available():
+        return  # device="auto" resolves to CUDA: no fallback to say
     nb = nbformat.read(out / "_dry_run" / CLI_FIGURE / f"{CLI_FIGURE}.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
                    if o.get("name") == "stderr")

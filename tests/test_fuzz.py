@@ -2,11 +2,11 @@
 (``tests/fuzzing.py``) at dry-run-sized caps, for every figure, each run through the runner to a scorecard in
 which every claim is ✓, ✗, n/a or — (context): never a traceback, never a failed run (exit 1).
 
-Every draw of a figure runs in the figure's warm kernel (``figure_kernel`` in tests/conftest.py, reset
-between runs; :class:`gclib.companion.run.WarmKernel`): starting a kernel and importing torch, SciPy and
+Every draw runs in the worker's warm kernel (``warm_kernel`` in tests/conftest.py, reset between runs;
+:class:`gclib.companion.run.WarmKernel`): starting a kernel and importing torch, SciPy and
 matplotlib cost more than a draw. ``make test`` runs 3 draws per figure (derandomized: the same draws on
-every machine) plus the regression draws below; ``make fuzz`` runs ``GCLIB_FUZZ_EXAMPLES`` per figure (default 20: 300 in all), random, with
-shrinking, and prints any failing draw to add here. [ours]
+every machine) plus the regression draws below; ``make fuzz`` runs ``GCLIB_FUZZ_EXAMPLES`` per figure
+(default 20: 300 in all), random, with shrinking, and prints any failing draw to add here. [ours]
 """
 from __future__ import annotations
 
@@ -120,8 +120,8 @@ def run_draw(figure: str, params: dict, out: Path, kernel=None) -> None:
 def _test_for(figure: str):
     @SETTINGS
     @given(params=parameter_sets(figure))
-    def test(params, tmp_path_factory, figure_kernel):
-        run_draw(figure, params, tmp_path_factory.mktemp(f"fuzz-{figure}"), figure_kernel(figure))
+    def test(params, tmp_path_factory, warm_kernel):
+        run_draw(figure, params, tmp_path_factory.mktemp(f"fuzz-{figure}"), warm_kernel)
 
     for draw in REGRESSIONS.get(figure, []):
         test = example(params=draw)(test)

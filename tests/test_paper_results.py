@@ -197,23 +197,25 @@ def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp
 # ---------------------------------------------------------------- a committed result is its tables
 @pytest.mark.notebooks
 @pytest.mark.parametrize("figure", sorted(COMMITTED))
-def test_a_committed_result_is_re_derived_from_its_committed_tables(figure, tmp_path):
+def test_a_committed_result_is_re_derived_from_its_committed_tables(figure, tmp_path, warm_kernel):
     """Every table has the sha256 its run recorded, and the scorecard recomputed from the tables by today's
-    verdict code is the committed one, claim by claim: a hand edit of either fails here."""
+    verdict code (in the worker's warm kernel) is the committed one, claim by claim: a hand edit of either
+    fails here."""
     from gclib.companion.run.verify import check_tables, rederive
 
     d = COMMITTED[figure].directory
     assert check_tables(d) == []
-    assert rederive(d, tmp_path) == []
+    assert rederive(d, tmp_path, kernel=warm_kernel) == []
 
 
 @pytest.mark.notebooks
-def test_a_hand_edited_table_or_scorecard_fails_the_integrity_check(tmp_path):
+def test_a_hand_edited_table_or_scorecard_fails_the_integrity_check(tmp_path, warm_kernel):
     from gclib.companion.run.verify import check_tables, rederive
 
     root = _copy_result(tmp_path / "copy")
     d = root / "gr_hypersphere"
-    assert check_tables(d) == [] and rederive(d, tmp_path / "work") == []  # as committed: it passes
+    assert check_tables(d) == []  # as committed: it passes
+    assert rederive(d, tmp_path / "work", kernel=warm_kernel) == []
     table = d / "gr_hypersphere_mc.csv"
     original = table.read_text()
     rows = original.splitlines()
@@ -221,14 +223,15 @@ def test_a_hand_edited_table_or_scorecard_fails_the_integrity_check(tmp_path):
     cells[1] = "0.5"  # the first Monte Carlo estimate, edited by hand
     table.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n")
     assert any("gr_hypersphere_mc.csv has sha256" in line for line in check_tables(d))
-    assert rederive(d, tmp_path / "work2")  # the verdicts recomputed from the edited table differ
+    # the verdicts recomputed from the edited table differ
+    assert rederive(d, tmp_path / "work2", kernel=warm_kernel)
     table.write_text(original)
     card_path = d / "gr_hypersphere.scorecard.json"
     card = json.loads(card_path.read_text())
     card["claims"][0]["statistic"] = card["claims"][0]["statistic"] + 1.0
     card_path.write_text(json.dumps(card))
     assert check_tables(d) == []  # the tables are fine again ...
-    diff = rederive(d, tmp_path / "work3")  # ... but the scorecard is not what they say
+    diff = rederive(d, tmp_path / "work3", kernel=warm_kernel)  # ... but the scorecard is not what they say
     assert diff and diff[0].startswith(f"{card['claims'][0]['claim_id']}.statistic: committed")
 
 

@@ -108,7 +108,8 @@ BAD = [
      "got 200.0"),
     # a log_u_max at or below log_u_min's floor leaves no valid log_u_min (the fuzz drew 1.1e-156)
     (["run", "gr_loss_histograms", "-p", "log_u_max", "1e-156"],
-     "parameter 'log_u_max' of gr_loss_histograms must be a finite number > 1e-12 and <= 1000000, got 1e-156"),
+     "parameter 'log_u_max' of gr_loss_histograms must be a finite number > 1e-12 and <= 1000000, "
+     "got 1e-156"),
     (["run", "gr_double_descent", "-p", "gc_method", "approx"],
      "parameter 'gc_method' of gr_double_descent must be None or one of exact, hutchinson, got 'approx'"),
     (["run", "gc_double_descent", "-p", "pca", "500"],

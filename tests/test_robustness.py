@@ -155,8 +155,8 @@ def test_printed_outputs_do_not_depend_on_cores_or_jobs(tmp_path, smoke_cli):
     env = {**SMOKE_ENV.apply(), "MPLBACKEND": "agg", "GCLIB_CACHE_DIR": str(tmp_path / "cache"),
            "GCLIB_NOTEBOOKS_DIR": str(Path(__file__).resolve().parents[1] / "notebooks")}
     out = tmp_path / "one_core"
-    proc = subprocess.run(["taskset", "-c", "0", *GCLIB, "run", "gc_l2", "--profile", "smoke", "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(["taskset", "-c", "0", *GCLIB, "run", "gc_l2", "--profile", "smoke", "--out",
+                           str(out)], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     one_core = _stream_outputs(out / "gc_l2" / "gc_l2.ipynb")
     assert any("final values" in t for t in one_core)

@@ -68,12 +68,13 @@ def rejudgeable(job: Job) -> bool:
     return None not in ids and ids == done
 
 
-def rejudge(job: Job) -> RunResult | None:
+def rejudge(job: Job, kernel=None) -> RunResult | None:
     """Recompute the verdicts of the run in ``job.directory`` from its saved tables: execute the notebook's
     imports, ``parameters`` and ``check`` cells and its ``verdict`` cells (nothing that computes a table)
     with the run's parameters, write the scorecard anew, put the source's prose and the new verdict outputs
     into the executed notebook, and record ``rejudged`` (when, commit, wall time) and the new cache key in
-    the provenance. ``None`` (with a warning) when that fails: the caller then reruns the figure."""
+    the provenance. ``None`` (with a warning) when that fails: the caller then reruns the figure. ``kernel``:
+    a :class:`~gclib.companion.run.warm.WarmKernel` to run the cells in instead of a fresh kernel."""
     import nbformat
     import papermill as pm
 
@@ -90,9 +91,11 @@ def rejudge(job: Job) -> RunResult | None:
     env = kernel_env(job)
     t0 = time.perf_counter()
     try:
+        where = {"kernel_manager_class": env_kernel_manager(env)}
+        if kernel is not None:
+            where = {"km": kernel.prepare(env, job.directory)[0]}
         pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=job.parameters, kernel_name=KERNEL_NAME,
-                            cwd=str(job.directory), progress_bar=False, log_output=False,
-                            kernel_manager_class=env_kernel_manager(env))
+                            cwd=str(job.directory), progress_bar=False, log_output=False, **where)
         judged = {c.get("id"): c for c in nbformat.read(tmp_out, as_version=4).cells}
     except Exception as err:  # a verdict cell that needs more than the tables: rerun the figure instead
         warnings.warn(f"{job.figure}: recomputing the verdicts from the saved tables failed "
@@ -100,6 +103,8 @@ def rejudge(job: Job) -> RunResult | None:
         return None
     finally:
         tmp_in.unlink(missing_ok=True)
+        if kernel is not None:
+            kernel.finished()
     tmp_out.unlink(missing_ok=True)
     executed = nbformat.read(nb_out, as_version=4)
     now = {c.get("id"): c for c in source.cells}

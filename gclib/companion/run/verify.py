@@ -69,11 +69,12 @@ def compare_claims(committed: dict, recomputed: dict) -> list[str]:
     return out
 
 
-def rederive(directory, work) -> list[str]:
+def rederive(directory, work, kernel=None) -> list[str]:
     """Recompute the scorecard of the committed result folder ``directory`` from its tables — a copy in
     ``work`` rejudged with its recorded parameters and threads by today's verdict code — and compare it claim
     by claim with the committed one; one line per difference (empty when they agree). The rejudge takes
-    seconds: it runs the notebook's imports, parameters, check and verdict cells only."""
+    seconds: it runs the notebook's imports, parameters, check and verdict cells only (in ``kernel``, a
+    :class:`~gclib.companion.run.warm.WarmKernel`, when given)."""
     d = Path(directory)
     prov = read_json(d / f"{d.name}.provenance.json")
     card = read_json(d / f"{d.name}.scorecard.json")
@@ -84,7 +85,7 @@ def rederive(directory, work) -> list[str]:
     shutil.copytree(d, copy)
     job = Job(d.name, get_figure(d.name).notebook, prov["profile"], prov["parameters"], copy.resolve(),
               prov.get("cache_key") or "", repo_root(), prov.get("threads") or 1)
-    result = rejudge(job)
+    result = rejudge(job, kernel=kernel)
     if result is None:
         return [f"{d.name}: its verdicts could not be recomputed from its tables"]
     return compare_claims(card, read_json(copy / f"{d.name}.scorecard.json") or {})
