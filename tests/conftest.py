@@ -53,17 +53,19 @@ def pytest_report_header(config):
 
 
 # ---------------------------------------------------------------- order and xdist groups
-# Run order: unit tests, then the papermill smoke runs of every figure (tests/test_notebooks.py), then the
-# book and browser checks (built from those smoke outputs), then nbval. Under pytest-xdist (`make test`: -n
-# auto --dist loadgroup) the cells of one notebook stay on one worker, in order, with their kernel, and a
-# module whose tests share an expensive module fixture (the built book) stays on one worker.
+# Run order: the book and browser checks first (one work unit, the longest: it starts the shared smoke run of
+# every figure, then builds the book from it, while the other workers take the rest), then the unit tests,
+# then the tests that run figures (smoke results, fuzz, dry runs), then nbval (many short units last, so the
+# workers finish together). Under pytest-xdist (`make test`: -n auto --dist loadgroup) the cells of one
+# notebook stay on one worker, in order, with their kernel, and a module whose tests share an expensive
+# module fixture (the built book) stays on one worker.
 #
 # The groups are computed here from each test's node id (xdist_group), by a scheduler of our own
 # (pytest_xdist_make_scheduler), not by xdist's loadgroup: that one renames node ids on the workers
 # (``item._nodeid = nodeid@group``), which pytest >= 9.2 no longer reads (node ids became structured), so
 # every nbval cell became its own work unit, a notebook's cells ran on two workers with two kernels, and
 # every cell after the imports failed with NameError (CI of 2026-12-06, 106 failures).
-_TIER = {"notebooks": 1, "book": 2, "browser": 3}
+_TIER = {"book": -1, "browser": -1, "notebooks": 1}
 _GROUPS = {"test_book.py": "book", "test_browser.py": "book"}
 
 

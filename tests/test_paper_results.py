@@ -171,17 +171,18 @@ def _edit_cell(nb_path: Path, tag: str | None, text: str) -> None:
 
 
 @pytest.mark.notebooks
-def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp_path):
+def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp_path, warm_kernel):
     """An edit that cannot change a table (a verdict cell, the statistics) recomputes only the verdicts,
-    from the tables the run saved; an edit of the code that makes the tables reruns the figure."""
+    from the tables the run saved; an edit of the code that makes the tables reruns the figure. (In the
+    worker's warm kernel: what is checked is the runner's choice, not the kernel's start.)"""
     nbs = tmp_path / "notebooks"
     shutil.copytree(REPO / "notebooks", nbs, ignore=shutil.ignore_patterns("figures", ".*"))
     out = tmp_path / "out"
-    first = run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs)
+    first = run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs, kernel=warm_kernel)
     assert first.status == "ran", first.error
     card = json.loads(first.scorecard.read_text())
     _edit_cell(nbs / "gr_hypersphere.ipynb", "verdict", "\nprint('verdicts rejudged')\n")
-    judged = run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs)
+    judged = run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs, kernel=warm_kernel)
     assert judged.status == "rejudged"
     assert json.loads(judged.scorecard.read_text()) == card
     prov = json.loads(judged.provenance.read_text())
@@ -189,9 +190,9 @@ def test_a_verdict_change_rejudges_from_the_tables_and_a_table_change_reruns(tmp
     assert prov["wall_seconds"] == json.loads(first.provenance.read_text())["wall_seconds"]
     text = judged.notebook.read_text()
     assert "verdicts rejudged" in text and "print('verdicts rejudged')" in text
-    assert run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs).status == "cached"
+    assert run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs, kernel=warm_kernel).status == "cached"
     _edit_cell(nbs / "gr_hypersphere.ipynb", None, "\n# the table's code changed\n")
-    assert run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs).status == "ran"
+    assert run_figure("gr_hypersphere", out_dir=out, notebooks_dir=nbs, kernel=warm_kernel).status == "ran"
 
 
 # ---------------------------------------------------------------- a committed result is its tables

@@ -239,14 +239,16 @@ def test_two_runs_of_one_figure_do_not_interleave(tmp_path):
 
 # ---------------------------------------------------------------- corrupted cache entries
 @pytest.mark.parametrize("what", ["provenance", "scorecard", "notebook"])
-def test_corrupt_figure_cache_entries_are_recomputed_with_one_warning(tmp_path, monkeypatch, what):
+def test_corrupt_figure_cache_entries_are_recomputed_with_one_warning(tmp_path, monkeypatch, what,
+                                                                     warm_kernel):
+    """(The runs in the worker's warm kernel: what is checked is the runner's reading of its cache.)"""
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
-    first = run.run_figure("fx_demo", out_dir=tmp_path)
+    first = run.run_figure("fx_demo", out_dir=tmp_path, kernel=warm_kernel)
     target = {"provenance": first.provenance, "scorecard": first.scorecard, "notebook": first.notebook}[what]
     target.write_text(target.read_text()[: len(target.read_text()) // 2])  # truncated
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        again = run.run_figure("fx_demo", out_dir=tmp_path)
+        again = run.run_figure("fx_demo", out_dir=tmp_path, kernel=warm_kernel)
     assert again.status == "ran"
     msgs = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
     assert len(msgs) == 1 and "\n" not in msgs[0] and what in msgs[0], msgs

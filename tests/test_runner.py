@@ -236,8 +236,8 @@ def test_kernel_shutdown_sends_no_interrupt():
 
 @pytest.mark.notebooks
 def test_a_warm_kernel_computes_what_a_fresh_kernel_computes(smoke_runs, tmp_path, monkeypatch):
-    """Two figures one after another in one :class:`~gclib.companion.run.WarmKernel`, then the first again:
-    every table each run saves is byte for byte the table of the session's smoke run (fresh kernels, the same
+    """Two figures one after another in one :class:`~gclib.companion.run.WarmKernel`: every table each run
+    saves is byte for byte the table of the session's smoke run (fresh kernels, the same
     numeric environment), the provenance says how many runs the kernel made before, nothing a run defined
     survives into the next, and a run that needs other threads gets a new kernel."""
     import os
@@ -252,15 +252,15 @@ def test_a_warm_kernel_computes_what_a_fresh_kernel_computes(smoke_runs, tmp_pat
     monkeypatch.setenv("GCLIB_CACHE_DIR", str(tmp_path / "cache"))  # nothing computed here is read back
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(Path(__file__).resolve().parents[1] / "notebooks"))
     with run.WarmKernel() as kernel:
-        runs = [run.run_figure(fig, out_dir=tmp_path / str(i), kernel=kernel)
-                for i, fig in enumerate(("gc_init_depth", "gr_width", "gc_init_depth"))]
+        runs = [run.run_figure(fig, out_dir=tmp_path / fig, kernel=kernel)
+                for fig in ("gc_init_depth", "gr_width")]
         first_kernel = kernel.km
         kernel._execute("assert 'card' in dir() and 'check_parameters' in dir()")  # the last run's names
-        kernel.prepare(launch.kernel_env(run.prepare("gr_width", "smoke", None, None, tmp_path / "x", None)),
-                       tmp_path)
+        job = run.prepare("gr_width", "smoke", None, None, tmp_path / "x", None)
+        kernel.prepare(launch.kernel_env(job), tmp_path)
         kernel._execute("assert 'card' not in dir() and 'check_parameters' not in dir()")  # reset
-        assert kernel.km is first_kernel and kernel.runs == 4
-        threads = run.run_figure("gc_init_depth", out_dir=tmp_path / "two", kernel=kernel, threads=2)
+        assert kernel.km is first_kernel and kernel.runs == 3
+        kernel.prepare({**launch.kernel_env(job), **{v: "2" for v in run.job.THREAD_VARS}}, tmp_path)
         assert kernel.km is not first_kernel and kernel.runs == 1  # other threads: a new kernel
     assert kernel.km is None
     for before, res in enumerate(runs):
@@ -268,4 +268,3 @@ def test_a_warm_kernel_computes_what_a_fresh_kernel_computes(smoke_runs, tmp_pat
         assert res.status == "ran" and prov["warm_kernel"] == {"runs_before": before}, res.error
         fresh = json.loads(smoke_runs[res.figure].provenance.read_text())
         assert "warm_kernel" not in fresh and prov["tables"] and prov["tables"] == fresh["tables"], res.figure
-    assert json.loads(threads.provenance.read_text())["warm_kernel"] == {"runs_before": 0}

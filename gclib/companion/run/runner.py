@@ -45,7 +45,7 @@ __all__ = ["run_figure", "run_locked", "execute"]
 def run_locked(job: Job, *, force: bool = False, progress: bool = False, kernel=None) -> RunResult:
     """Under the figure's lock: the cached run unless ``force`` (checked again once the lock is held, so a
     run that waited for another takes its result), else the verdicts recomputed from its saved tables
-    when only they can have changed (:func:`rejudgeable`, :func:`rejudge`), else :func:`execute` (in
+    when only they can have changed (:func:`rejudgeable`, :func:`rejudge`), else :func:`execute` (both in
     ``kernel``, a :class:`~gclib.companion.run.warm.WarmKernel`, when given)."""
     with locked(job):
         if not force:
@@ -53,7 +53,7 @@ def run_locked(job: Job, *, force: bool = False, progress: bool = False, kernel=
             if hit is not None:
                 return hit
             if rejudgeable(job):
-                judged = rejudge(job)
+                judged = rejudge(job, kernel=kernel)
                 if judged is not None:
                     return judged
         return execute(job, progress, kernel=kernel)
