@@ -57,9 +57,11 @@ system-deps:
 $(MATHJAX):
 	bash book/vendor_mathjax.sh
 
-# the whole suite on every core (pytest-xdist; the cells of one notebook stay together on one worker)
+# the whole suite on every core (pytest-xdist; the cells of one notebook stay together on one worker), one
+# worker more than the usable cores: a worker mostly waits for its kernel, and between a notebook's cells
+# (nbval) both sit idle, which the extra worker fills (WORKERS=N to choose)
 NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
-XDIST := -n $(or $(WORKERS),auto) --dist loadgroup
+XDIST := -n $(or $(WORKERS),$(shell echo $$(( $$(nproc) + 1 )))) --dist loadgroup
 test: setup
 	$(PYTHON) -m pytest tests notebooks $(NBVAL) --ignore=tests/fixtures $(XDIST)
 

@@ -13,10 +13,11 @@ def unavailable(msg: str):
     pytest.skip(msg)
 
 
-def write_kernelspec(root, env) -> str:
+def write_kernelspec(root, env, extra: dict | None = None) -> str:
     """A Jupyter kernelspec under ``root/kernels/`` for this interpreter that starts its kernels in the
-    numeric environment ``env`` (``gclib.companion.run.numerics``: its variables and threads); returns its
-    name. Put ``root`` on ``JUPYTER_PATH`` to use it (nbval's kernels: tests/conftest.py)."""
+    numeric environment ``env`` (``gclib.companion.run.numerics``: its variables and threads), with the
+    variables ``extra`` set too; returns its name. Put ``root`` on ``JUPYTER_PATH`` to use it (nbval's
+    kernels: tests/conftest.py)."""
     import json
     import sys
     from pathlib import Path
@@ -26,5 +27,6 @@ def write_kernelspec(root, env) -> str:
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"gclib ({env.name})", "language": "python", "env": env.apply({})}))
+        "display_name": f"gclib ({env.name})", "language": "python",
+        "env": {**env.apply({}), **(extra or {})}}))
     return name

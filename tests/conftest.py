@@ -26,13 +26,17 @@ SMOKE_ENV = numerics.from_environ(default="native")
 
 
 def pytest_configure(config):
-    """nbval's kernels start from a kernelspec that carries NBVAL_ENV (its variables and threads)."""
+    """nbval's kernels start from a kernelspec that carries NBVAL_ENV (its variables and threads) and a
+    training cache apart from the one every other run of the session shares."""
     if not getattr(config.option, "nbval", False):
         return
     from ci_support import write_kernelspec
 
     root = Path(tempfile.mkdtemp(prefix="gclib-kernelspec-"))
-    config.option.nbval_kernel_name = write_kernelspec(root, NBVAL_ENV)
+    # a training cache of their own: the smoke run (SMOKE_ENV) trains with the same parameters first, and a
+    # training nbval read back from it would not have run in NBVAL_ENV at all
+    config.option.nbval_kernel_name = write_kernelspec(root, NBVAL_ENV,
+                                                       {"GCLIB_CACHE_DIR": str(Path(_CACHE) / "nbval")})
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(root), os.environ.get("JUPYTER_PATH")) if p)
     config.stash[_KERNELSPEC] = root
 
