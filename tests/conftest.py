@@ -60,7 +60,8 @@ def pytest_report_header(config):
 # Run order: the book and browser checks first (one work unit, the longest: it starts the shared smoke run of
 # every figure, then builds the book from it, while the other workers take the rest), then the unit tests,
 # then the tests that run figures (smoke results, fuzz, dry runs), then nbval (many short units last, so the
-# workers finish together). Under pytest-xdist (`make test`: -n auto --dist loadgroup) the cells of one
+# workers finish together). Under pytest-xdist (`make test`: one worker more than the cores, --dist
+# loadgroup) the cells of one
 # notebook stay on one worker, in order, with their kernel, and a module whose tests share an expensive
 # module fixture (the built book) stays on one worker.
 #

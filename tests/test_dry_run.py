@@ -22,10 +22,6 @@ FIGURES = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 pytestmark = pytest.mark.notebooks
 
 
-#: the figure the command line runs dry, end to end (a cheap one whose paper profile says device="auto")
-CLI_FIGURE = "gc_double_descent"
-
-
 @pytest.mark.parametrize("fid", FIGURES)
 def test_the_paper_profile_runs_capped(fid, tmp_path, warm_kernel):
     """Every figure's paper profile, capped (``dry_run:`` in profiles.yaml), runs to a scorecard labelled

@@ -239,7 +239,8 @@ def test_a_warm_kernel_computes_what_a_fresh_kernel_computes(smoke_runs, tmp_pat
     """Two figures one after another in one :class:`~gclib.companion.run.WarmKernel`: every table each run
     saves is byte for byte the table of the session's smoke run (fresh kernels, the same
     numeric environment), the provenance says how many runs the kernel made before, nothing a run defined
-    survives into the next, and a run that needs other threads gets a new kernel."""
+    survives into the next, the kernel's environment follows this process's, and a run that needs other
+    threads or another numeric environment gets a new kernel."""
     import os
 
     from conftest import SMOKE_ENV
@@ -260,8 +261,20 @@ def test_a_warm_kernel_computes_what_a_fresh_kernel_computes(smoke_runs, tmp_pat
         kernel.prepare(launch.kernel_env(job), tmp_path)
         kernel._execute("assert 'card' not in dir() and 'check_parameters' not in dir()")  # reset
         assert kernel.km is first_kernel and kernel.runs == 3
+        # this process's environment as a fresh kernel would get it (a test's monkeypatched variable, say)
+        monkeypatch.setenv("GCLIB_WARM_PROBE", "set")
+        kernel.prepare(launch.kernel_env(job), tmp_path)
+        kernel._execute("import os; assert os.environ['GCLIB_WARM_PROBE'] == 'set'")
+        monkeypatch.delenv("GCLIB_WARM_PROBE")
+        kernel.prepare(launch.kernel_env(job), tmp_path)
+        kernel._execute("import os; assert 'GCLIB_WARM_PROBE' not in os.environ")
+        assert kernel.km is first_kernel and kernel.runs == 5
         kernel.prepare({**launch.kernel_env(job), **{v: "2" for v in run.job.THREAD_VARS}}, tmp_path)
         assert kernel.km is not first_kernel and kernel.runs == 1  # other threads: a new kernel
+        second_kernel = kernel.km
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")  # read when torch is imported: a new kernel
+        kernel.prepare({**launch.kernel_env(job), **{v: "2" for v in run.job.THREAD_VARS}}, tmp_path)
+        assert kernel.km is not second_kernel and kernel.runs == 1
     assert kernel.km is None
     for before, res in enumerate(runs):
         prov = json.loads(res.provenance.read_text())

@@ -18,12 +18,12 @@ from gclib.companion.run.committed import code_hash
 from gclib.companion.run.job import SUCCESS, Job, RunResult, run_paths
 from gclib.companion.run.launch import (
     KERNEL_NAME,
-    env_kernel_manager,
     kernel_env,
     quiet_papermill_parser,
     strip_timestamps,
 )
 from gclib.companion.run.provenance import git_output, library_versions, now_utc, table_hashes
+from gclib.companion.run.warm import kernel_for
 
 __all__ = ["rejudgeable", "rejudge", "verdicts_from_tables", "VERDICT_TAG", "CHECK_TAG"]
 
@@ -91,11 +91,10 @@ def rejudge(job: Job, kernel=None) -> RunResult | None:
     env = kernel_env(job)
     t0 = time.perf_counter()
     try:
-        where = {"kernel_manager_class": env_kernel_manager(env)}
-        if kernel is not None:
-            where = {"km": kernel.prepare(env, job.directory)[0]}
-        pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=job.parameters, kernel_name=KERNEL_NAME,
-                            cwd=str(job.directory), progress_bar=False, log_output=False, **where)
+        with kernel_for(env, job.directory, kernel) as (where, _):
+            pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=job.parameters,
+                                kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=False,
+                                log_output=False, **where)
         judged = {c.get("id"): c for c in nbformat.read(tmp_out, as_version=4).cells}
     except Exception as err:  # a verdict cell that needs more than the tables: rerun the figure instead
         warnings.warn(f"{job.figure}: recomputing the verdicts from the saved tables failed "
@@ -103,8 +102,6 @@ def rejudge(job: Job, kernel=None) -> RunResult | None:
         return None
     finally:
         tmp_in.unlink(missing_ok=True)
-        if kernel is not None:
-            kernel.finished()
     tmp_out.unlink(missing_ok=True)
     executed = nbformat.read(nb_out, as_version=4)
     now = {c.get("id"): c for c in source.cells}

@@ -20,7 +20,6 @@ from gclib.companion.run.committed import code_hash
 from gclib.companion.run.job import DEFAULT_THREADS, SUCCESS, Job, RunResult, figure_dir, prepare, run_paths
 from gclib.companion.run.launch import (
     KERNEL_NAME,
-    env_kernel_manager,
     failed_cell,
     kernel_env,
     quiet_papermill_parser,
@@ -36,6 +35,7 @@ from gclib.companion.run.provenance import (
     table_hashes,
 )
 from gclib.companion.run.rejudge import rejudge, rejudgeable
+from gclib.companion.run.warm import kernel_for
 
 #: a committed result's discussion (a template people write: ``gclib.companion.book.prose``), never deleted
 DISCUSSION = "discussion.md"
@@ -85,29 +85,24 @@ def execute(job: Job, progress: bool = False, kernel=None) -> RunResult:
            "wall_seconds": None, "cache_key": job.cache_key,
            "code_hash": code_hash(job.figure, notebook=job.notebook), "status": "running", "error": None,
            "failed_cell": None}
+    write_json(prov, rec)
     env = kernel_env(job)
     t0 = time.perf_counter()
     error = cell = crash = None
     partial = nb_out.with_name(f".{job.figure}.partial.ipynb")  # papermill saves as it goes: not final
-    write_json(prov, rec)
-    where = {"kernel_manager_class": env_kernel_manager(env)}
     try:
-        if kernel is not None:  # a kernel that ran other notebooks before: reset, and said so in the record
-            km, before = kernel.prepare(env, job.directory)
-            where = {"km": km}
-            rec["warm_kernel"] = {"runs_before": before}
-        pm.execute_notebook(str(job.notebook), str(partial), parameters=job.parameters,
-                            kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=progress,
-                            log_output=False, **where)
+        with kernel_for(env, job.directory, kernel) as (where, before):
+            if before is not None:  # a kernel that ran other notebooks before: said so in the record
+                rec["warm_kernel"] = {"runs_before": before}
+            pm.execute_notebook(str(job.notebook), str(partial), parameters=job.parameters,
+                                kernel_name=KERNEL_NAME, cwd=str(job.directory), progress_bar=progress,
+                                log_output=False, **where)
     except PapermillExecutionError as err:
         cell = failed_cell(err, partial)
         line = ((err.evalue or "").strip().splitlines() or [""])[0]
         error = f"cell {cell} (In [{err.exec_count}]) raised {err.ename}: {line}".rstrip()
     except Exception as err:  # kernel died, timeout, I/O: not the notebook's code
         crash, error = err, f"{type(err).__name__}: {err}".strip()
-    finally:
-        if kernel is not None:
-            kernel.finished()
     if error is None and not card.exists():
         error = f"the notebook finished but wrote no {card.name} (Scorecard.save() missing?)"
     rec.update(end=now_utc(), wall_seconds=round(time.perf_counter() - t0, 3), error=error, failed_cell=cell,
