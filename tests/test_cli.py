@@ -244,11 +244,14 @@ def test_book_runs_stale_figures_then_builds(tmp_path, monkeypatch, capsys, in_p
     )
     monkeypatch.setitem(sys.modules, "gclib.companion.book.build", fake)
     ran = []
-    monkeypatch.setattr(parallel, "run_all", lambda profile, out_dir, jobs=None, threads=1:
-                        ran.append((profile, out_dir)) or [])
+    monkeypatch.setattr(parallel, "run_all", lambda profile, out_dir, jobs=None, threads=1, warm=True:
+                        ran.append((profile, out_dir, warm)) or [])
     assert cli.main(["book", "--profile", "smoke", "--out", str(tmp_path)]) == 0
-    assert ran == [("smoke", tmp_path)]
+    assert ran == [("smoke", tmp_path, True)]
     assert calls == [(figures.repo_root() / "book", tmp_path, True)]
+    assert cli.main(["book", "--profile", "smoke", "--out", str(tmp_path), "--fresh-kernels"]) == 0
+    assert ran[-1] == ("smoke", tmp_path, False)  # a fresh kernel for every figure
+    calls.clear()
 
     failed = run.RunResult(
         "fx_demo",
@@ -264,7 +267,8 @@ def test_book_runs_stale_figures_then_builds(tmp_path, monkeypatch, capsys, in_p
         "cell 3 (In [4]) raised RuntimeError: boom",
         3,
     )
-    monkeypatch.setattr(parallel, "run_all", lambda profile, out_dir, jobs=None, threads=1: [failed])
+    monkeypatch.setattr(parallel, "run_all",
+                        lambda profile, out_dir, jobs=None, threads=1, warm=True: [failed])
     calls.clear()
     assert cli.main(["book", "--out", str(tmp_path)]) == 1
     assert calls == [] and "not building the book" in capsys.readouterr().err

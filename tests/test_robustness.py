@@ -117,6 +117,49 @@ def test_run_all_on_dask_runs_longest_first_and_a_failure_stops_nothing(tmp_path
     for fid in ("fx_demo", "fx_slow"):
         assert _provenance(tmp_path / "out", fid)["status"] == "success"
     assert _provenance(tmp_path / "out", "fx_fail")["status"] == "failed"
+    # each of the two workers ran its figures in one warm kernel: one of them ran two of the three
+    befores = [_provenance(tmp_path / "out", fid)["warm_kernel"]["runs_before"]
+               for fid in ("fx_demo", "fx_fail", "fx_slow")]
+    assert sorted(befores)[0] == 0 and max(befores) >= 1, befores
+
+
+def test_run_all_runs_a_workers_figures_in_one_kernel_unless_told_otherwise(tmp_path, monkeypatch):
+    """``jobs=1``: this process's figures one after another in one warm kernel (a failing figure does not
+    spoil the next), shut down when the batch ends; ``warm=False`` (``--fresh-kernels``): a kernel each."""
+    nb_dir = _fixture_dir(tmp_path, est={"fx_a": 30, "fx_b": 20}, fx_a={"n": "4"}, fx_b={"fail": "True"})
+    monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(nb_dir))
+    results = parallel.run_all(out_dir=tmp_path / "warm", jobs=1, progress=False)
+    assert [r.status for r in results] == ["ran", "failed", "ran"], [r.error for r in results]
+    assert [_provenance(tmp_path / "warm", r.figure)["warm_kernel"] for r in results] == [
+        {"runs_before": 0}, {"runs_before": 1}, {"runs_before": 2}]  # longest expected first: fx_a, fx_b
+    assert parallel._KERNELS == {}  # shut down
+    fresh = parallel.run_all(out_dir=tmp_path / "fresh", jobs=1, progress=False, warm=False,
+                             figures=["fx_a"])
+    assert fresh[0].status == "ran" and "warm_kernel" not in _provenance(tmp_path / "fresh", "fx_a")
+    assert fresh[0].parameters == results[0].parameters
+
+
+def test_a_warm_kernel_whose_run_crashed_is_replaced(tmp_path, monkeypatch):
+    """A run that raises RunError (its kernel died or hung) shuts that kernel down: the figure is reported
+    failed, and the next run (or Dask's retry of a sweep cell) starts a new kernel."""
+    from gclib.companion.errors import RunError
+
+    monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
+    job = run.prepare("fx_demo", "smoke", None, None, tmp_path / "fx_demo", None)
+    kernel = parallel._task_kernel(True)
+    closed = []
+    monkeypatch.setattr(kernel, "close", lambda: closed.append(True))
+
+    def died(job, force=False, kernel=None):
+        raise RunError("fx_demo: DeadKernelError: Kernel died")
+
+    monkeypatch.setattr(parallel, "run_locked", died)
+    res = parallel._figure_task(job)
+    assert res.status == "failed" and "Kernel died" in res.error and closed == [True]
+    assert parallel._task_kernel(True) is not kernel
+    with pytest.raises(RunError):
+        parallel._sweep_task(job)  # a sweep cell's task raises: Dask retries it
+    assert parallel.close_kernels() == 0 and parallel._task_kernel(False) is None
 
 
 def test_run_all_longest_expected_first(tmp_path, monkeypatch):
@@ -124,7 +167,7 @@ def test_run_all_longest_expected_first(tmp_path, monkeypatch):
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(nb_dir))
     order = []
 
-    def fake(job, force=False):
+    def fake(job, force=False, warm=True):
         order.append(job.figure)
         return run.RunResult(job.figure, "ran", job.profile, job.parameters, job.directory,
                                 job.directory / "x.ipynb", job.directory / "p.json", None, 0.0, job.cache_key)

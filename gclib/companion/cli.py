@@ -95,11 +95,17 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"intra-op threads of each kernel (default {DEFAULT_THREADS}; recorded in "
                             "the provenance)")
 
+    def kernels_option(p):
+        p.add_argument("--fresh-kernels", action="store_true",
+                       help="start a fresh kernel for every notebook (default: each worker runs its "
+                            "notebooks in one kernel, reset between them; recorded in the provenance)")
+
     p = add("run", "execute one figure notebook (or all) with papermill")
     p.add_argument("figure", help="figure id (see `gclib list`) or `all`")
     common(p, "book/_generated/figures")
     jobs_option(p)
     threads_option(p)
+    kernels_option(p)
     p.add_argument("--dry-run", action="store_true",
                    help="run the profile's code paths with loops, seeds, steps and samples capped (never a "
                         "result; into OUT/_dry_run/)")
@@ -115,11 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     where.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (2)")
     threads_option(p)
+    kernels_option(p)
     p = add("book", "run stale figures (cached) at a profile, then build the Jupyter Book with -W")
     p.add_argument("--profile", default="cpu", choices=figures.PROFILES, help="parameter profile (cpu)")
     p.add_argument("--out", type=Path, default=None, help="figures directory (book/_generated/figures)")
     jobs_option(p)
     threads_option(p)
+    kernels_option(p)
     return top
 
 
@@ -208,10 +216,13 @@ def _cmd_run(args) -> int:
               "with loops, seeds, steps and samples capped (profiles.yaml dry_run) — not a result; written "
               f"to {figure_dir(args.out, '<figure>', dry_run=True)}", file=sys.stderr)
     if args.figure == "all":
-        results = parallel.run_all(**kw, jobs=args.jobs)
+        results = parallel.run_all(**kw, jobs=args.jobs, warm=not args.fresh_kernels)
     else:
         if args.jobs is not None:
             raise figures.ParameterError("--jobs applies to `run all` only (one figure is one kernel)")
+        if args.fresh_kernels:
+            raise figures.ParameterError("--fresh-kernels applies to `run all` only (one figure is one "
+                                         "fresh kernel)")
         results = [runner.run_figure(args.figure, progress=sys.stderr.isatty(), **kw)]
     for res in results:
         _report(res)
@@ -229,7 +240,7 @@ def _cmd_sweep(args) -> int:
         raise figures.ParameterError(f"--workers must be >= 1, got {args.workers}")
     table = parallel.sweep(args.figure, grid, profile=args.profile, overrides=overrides, device=args.device,
                          scheduler=args.scheduler, n_workers=args.workers, out_dir=args.out, force=args.force,
-                         threads=args.threads)
+                         threads=args.threads, warm=not args.fresh_kernels)
     shown = [c for c in table.columns if c not in ("provenance", "cell", "error")]
     print(table[shown].to_string(index=False))
     print(f"results: {table.attrs['csv']}")
@@ -243,7 +254,8 @@ def _cmd_sweep(args) -> int:
 def _cmd_book(args) -> int:
 
     figures_dir = Path(args.out or default_out_dir())
-    results = parallel.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads)
+    results = parallel.run_all(args.profile, out_dir=figures_dir, jobs=args.jobs, threads=args.threads,
+                               warm=not args.fresh_kernels)
     for res in results:
         _report(res)
     failed = [r.figure for r in results if r.status == "failed"]

@@ -1,14 +1,22 @@
 """Many figures at once, and parameter grids: ``run_all`` (``gclib run all --jobs N``, ``make book``) and
 ``sweep`` (``gclib sweep``) as tasks on Dask distributed — a ``LocalCluster`` of single-threaded worker
-processes by default, a scheduler address to scale out — never a home-made job system. [ours]
+processes by default, a scheduler address to scale out — never a home-made job system.
+
+Each worker process (and this process, for ``jobs=1``) runs its figures one after another in one
+:class:`~gclib.companion.run.warm.WarmKernel`, reset between runs, instead of starting a kernel and importing
+torch, SciPy, pandas and matplotlib for every figure; ``warm=False`` (``--fresh-kernels``) starts a fresh
+kernel for each. A kernel that crashed or hung is shut down, and the next run starts a new one. The
+provenance of a warm run says how many runs its kernel made before. [ours]
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import itertools
 import os
 import re
 import sys
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -32,6 +40,7 @@ from gclib.companion.run.job import (
     usable_cores,
 )
 from gclib.companion.run.runner import run_locked
+from gclib.companion.run.warm import WarmKernel
 
 __all__ = ["run_all", "sweep"]
 
@@ -43,11 +52,53 @@ def _crashed(job: Job, err: BaseException) -> RunResult:
                      job.cache_key, error)
 
 
-def _figure_task(job: Job, force: bool = False) -> RunResult:
+# ---------------------------------------------------------------- one warm kernel per worker
+#: the warm kernel of each thread that runs tasks (a Dask worker's task thread, or this process's), by thread
+_KERNELS: dict[int, WarmKernel] = {}
+
+
+def _task_kernel(warm: bool) -> WarmKernel | None:
+    """The calling thread's warm kernel (started on its first run), or None for a fresh kernel per run."""
+    if not warm:
+        return None
+    ident = threading.get_ident()
+    if ident not in _KERNELS:
+        _KERNELS[ident] = WarmKernel()
+    return _KERNELS[ident]
+
+
+def close_kernels() -> int:
+    """Shut down every warm kernel of this process (run on each Dask worker when a batch ends); returns
+    how many there were."""
+    kernels = list(_KERNELS.values())
+    _KERNELS.clear()
+    for kernel in kernels:
+        kernel.close()
+    return len(kernels)
+
+
+atexit.register(close_kernels)
+
+
+def _run_task(job: Job, force: bool, warm: bool) -> RunResult:
+    """``run_locked(job)`` in this thread's warm kernel (or a fresh one); when the run raises RunError (the
+    kernel died, hung or the run could not be recorded), that kernel is shut down first, so the next run,
+    or a retry, starts in a new one."""
+    kernel = _task_kernel(warm)
+    try:
+        return run_locked(job, force=force, kernel=kernel)
+    except RunError:
+        if kernel is not None:
+            _KERNELS.pop(threading.get_ident(), None)
+            kernel.close()
+        raise
+
+
+def _figure_task(job: Job, force: bool = False, warm: bool = True) -> RunResult:
     """One figure (in a Dask worker or here) under its directory's lock: a crash (kernel died) becomes a
     failed result, so it stops nothing."""
     try:
-        return run_locked(job, force=force)
+        return _run_task(job, force, warm)
     except RunError as err:
         return _crashed(job, err)
 
@@ -55,14 +106,15 @@ def _figure_task(job: Job, force: bool = False) -> RunResult:
 def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: str | None = None,
             out_dir=None, force: bool = False, figures: list[str] | None = None, notebooks_dir=None,
             progress: bool = True, jobs: int | None = None, threads: int = DEFAULT_THREADS,
-            scheduler: str | None = None, dry_run: bool = False) -> list[RunResult]:
+            scheduler: str | None = None, dry_run: bool = False, warm: bool = True) -> list[RunResult]:
     """Run every figure (or ``figures``), skipping cached ones, ``jobs`` at a time (default: the usable
     cores), each kernel with ``threads`` intra-op threads, longest expected first (``est_seconds`` of the
     profile), with one progress bar for the whole set. All inputs are checked before the first notebook
     starts; a failing figure does not stop the others. ``jobs > 1`` (or a ``scheduler`` address) runs the
     figures as tasks on Dask distributed (a ``LocalCluster`` of ``jobs`` single-threaded worker processes);
     results come back in the order of ``figures``. ``dry_run``: every figure's capped dry run
-    (:func:`~gclib.companion.run.runner.run_figure`) into ``<out_dir>/_dry_run/``."""
+    (:func:`~gclib.companion.run.runner.run_figure`) into ``<out_dir>/_dry_run/``. ``warm``: each worker
+    runs its figures in one kernel, reset between them (module docstring); False: a fresh kernel each."""
     from tqdm.auto import tqdm
 
     ids = figures if figures is not None else [f.id for f in list_figures(notebooks_dir)]
@@ -89,15 +141,16 @@ def run_all(profile: str = "smoke", *, overrides: dict | None = None, device: st
                 bar.set_postfix_str(prepared[i].figure)
                 bar.update(1)
 
-            _on_dask(partial(_figure_task, force=force), {i: prepared[i] for i in pending}, done, scheduler,
-                     jobs)
+            _on_dask(partial(_figure_task, force=force, warm=warm), {i: prepared[i] for i in pending}, done,
+                     scheduler, jobs, warm=warm)
         for i in pending:
             if results[i] is None:
                 bar.set_postfix_str(prepared[i].figure)
-                results[i] = _figure_task(prepared[i], force)
+                results[i] = _figure_task(prepared[i], force, warm)
                 bar.update(1)
     finally:
         bar.close()
+        close_kernels()
     return results
 
 
@@ -108,9 +161,9 @@ def _cell_key(cell: dict) -> str:
     return f"{slug}__{hashlib.sha256(repr(sorted(cell.items())).encode()).hexdigest()[:8]}"
 
 
-def _sweep_task(job: Job, force: bool = False) -> RunResult:
-    # module-level so Dask can pickle it; a RunError propagates and is retried
-    return run_locked(job, force=force)
+def _sweep_task(job: Job, force: bool = False, warm: bool = True) -> RunResult:
+    # module-level so Dask can pickle it; a RunError propagates and is retried (in a new kernel)
+    return _run_task(job, force, warm)
 
 
 def _row(cell: dict, job: Job, result: RunResult | None, status: str, error: str | None = None) -> dict:
@@ -127,7 +180,8 @@ def _row(cell: dict, job: Job, result: RunResult | None, status: str, error: str
 
 def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | None = None,
           device: str | None = None, scheduler: str | None = None, n_workers: int = 2, out_dir=None,
-          force: bool = False, notebooks_dir=None, progress: bool = True, threads: int = DEFAULT_THREADS):
+          force: bool = False, notebooks_dir=None, progress: bool = True, threads: int = DEFAULT_THREADS,
+          warm: bool = True):
     """Run the cartesian product of ``grid`` ({name: [values]}) as independent papermill tasks on Dask
     (a ``LocalCluster(n_workers, threads_per_worker=1, processes=True)``, or ``Client(scheduler)``) into
     ``<out_dir>/sweeps/<figure>/<cell>/``, each kernel with ``threads`` intra-op threads (the rule of
@@ -136,7 +190,7 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
     order (grid values, each claim's statistic and verdict, status, wall seconds, error, cell, provenance
     path), also written to ``results.csv`` (and ``results.parquet`` with pyarrow). Every cell's resolved
     parameters are checked (names, types, ranges) and a grid repeating a value is refused, all before the
-    output directory is created or a cell runs."""
+    output directory is created or a cell runs. ``warm``: as in :func:`run_all`."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -182,7 +236,8 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
                     rows[i] = _row(cells[i], jobs[i], result, result.status, result.error)
                 bar.update(1)
 
-            _on_dask(partial(_sweep_task, force=force), pending, done, scheduler, n_workers, retries=2)
+            _on_dask(partial(_sweep_task, force=force, warm=warm), pending, done, scheduler, n_workers,
+                     retries=2, warm=warm)
     table = pd.DataFrame(rows)
     table.to_csv(base / "results.csv", index=False)
     try:
@@ -195,11 +250,13 @@ def sweep(figure: str, grid: dict, *, profile: str = "smoke", overrides: dict | 
     return table
 
 
-def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, retries: int = 0) -> None:
+def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, retries: int = 0,
+             warm: bool = False) -> None:
     """Run ``task(job)`` for every ``{i: job}`` on Dask distributed — ``Client(scheduler)``, or a
     ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` — with priority to the longest
     expected (``job.est_seconds``), calling ``done(i, result)`` as each finishes (``result`` is the
-    exception when the task failed after ``retries``)."""
+    exception when the task failed after ``retries``). ``warm``: the tasks ran in warm kernels, shut down on
+    every worker at the end (:func:`close_kernels`)."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     # LocalCluster's nannies write their worker environment (OMP_NUM_THREADS=1, MKL_…, OPENBLAS_…,
@@ -224,6 +281,11 @@ def _on_dask(task, jobs: dict, done, scheduler: str | None, n_workers: int, *, r
             done(futures[fut], fut.exception() if fut.status == "error" else fut.result())
     finally:
         if client is not None:
+            if warm:
+                try:
+                    client.run(close_kernels)
+                except Exception:  # a worker already gone: its kernel went too (ipykernel's parent poller)
+                    pass
             client.close()
         if cluster is not None:
             cluster.close()
