@@ -186,9 +186,11 @@ def _stream_outputs(path):
 
 @pytest.mark.slow
 def test_printed_outputs_do_not_depend_on_cores_or_jobs(tmp_path, smoke_cli):
-    """gc_l2 at the smoke profile, computed in a one-core process (taskset, one figure, no Dask, its own empty
-    training cache), prints the same numbers as in the session's smoke run (two cores, ``run all --jobs 2``:
-    two kernels at a time on Dask): one intra-op thread per kernel, whatever the cores and jobs."""
+    """gc_l2 at the smoke profile, computed in a one-core process (taskset, one figure in a fresh kernel, no
+    Dask, its own empty training cache), prints the same numbers and saves byte for byte the same tables as
+    in the session's smoke run (two cores, ``run all --jobs 2``: two warm kernels at a time on Dask, gc_l2
+    after other figures in its kernel): one intra-op thread per kernel, whatever the cores and jobs, and a
+    warm kernel computes what a fresh one computes."""
     from conftest import SMOKE_ENV
 
     if shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2:
@@ -204,6 +206,9 @@ def test_printed_outputs_do_not_depend_on_cores_or_jobs(tmp_path, smoke_cli):
     one_core = _stream_outputs(out / "gc_l2" / "gc_l2.ipynb")
     assert any("final values" in t for t in one_core)
     assert one_core == _stream_outputs(smoke_out / "gc_l2" / "gc_l2.ipynb")
+    fresh, warm = _provenance(out, "gc_l2"), _provenance(smoke_out, "gc_l2")
+    assert "warm_kernel" not in fresh and warm["warm_kernel"]["runs_before"] >= 1, warm.get("warm_kernel")
+    assert fresh["tables"] and fresh["tables"] == warm["tables"]  # sha256 of every table it saved
 
 
 # ---------------------------------------------------------------- interrupted runs

@@ -234,31 +234,13 @@ def test_kernel_shutdown_sends_no_interrupt():
     asyncio.run(main())
 
 
-@pytest.mark.notebooks
-def test_a_warm_kernel_computes_what_a_fresh_kernel_computes(smoke_runs, tmp_path, monkeypatch):
-    """The session's smoke run (``gclib run all``: each Dask worker runs its figures in one warm kernel) ran
-    gc_init_depth and gr_width after other figures in the same kernel: each table they saved is byte for
-    byte the table of a fresh kernel run here in the same numeric environment, with an empty training cache.
-    And a :class:`~gclib.companion.run.WarmKernel` resets what a run defined, follows this process's
-    environment, and starts a new kernel for other threads or another numeric environment."""
-    import os
-
-    from conftest import SMOKE_ENV
-
-    env = SMOKE_ENV.apply()
-    for name in [k for k in os.environ if k not in env]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("GCLIB_CACHE_DIR", str(tmp_path / "cache"))  # nothing computed here is read back
+def test_a_warm_kernel_resets_between_runs_and_restarts_for_another_environment(tmp_path, monkeypatch):
+    """A :class:`~gclib.companion.run.WarmKernel` resets what a run defined, follows this process's
+    environment, and starts a new kernel for other threads or another numeric environment. (That a warm run
+    saves the tables of a fresh one: ``test_printed_outputs_do_not_depend_on_cores_or_jobs`` in
+    test_robustness.py, gc_l2 of the session's smoke run, after other figures in its kernel, against a fresh
+    kernel's.)"""
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(Path(__file__).resolve().parents[1] / "notebooks"))
-    for fig in ("gc_init_depth", "gr_width"):
-        fresh = run.run_figure(fig, out_dir=tmp_path / "fresh")  # kernel=None: a kernel of its own
-        prov = json.loads(fresh.provenance.read_text())
-        warm = json.loads(smoke_runs[fig].provenance.read_text())
-        assert fresh.status == "ran" and "warm_kernel" not in prov, fresh.error
-        assert warm["warm_kernel"]["runs_before"] >= 1, warm.get("warm_kernel")  # after other figures
-        assert prov["tables"] and prov["tables"] == warm["tables"], fig
     with run.WarmKernel() as kernel:
         job = run.prepare("gr_width", "smoke", None, None, tmp_path / "x", None)
         kernel.prepare(launch.kernel_env(job), tmp_path)

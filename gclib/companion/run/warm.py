@@ -1,7 +1,7 @@
 """One kernel for many runs: :class:`WarmKernel` executes figure runs one after another in a single kernel,
-reset between runs, for work that runs many small parameter sets (the fuzz of valid parameters, the paper
-profile's capped dry runs), where starting a kernel and importing torch, SciPy, pandas and matplotlib costs
-more than the run itself. [ours]
+reset between runs, for work that runs many small parameter sets (the figures of ``gclib run all`` on each
+worker, the cells of a sweep, the fuzz of valid parameters, the paper profile's capped dry runs), where
+starting a kernel and importing torch, SciPy, pandas and matplotlib costs more than the run itself. [ours]
 
 What a warm run shares with the runs before it, and what it does not:
 
@@ -16,8 +16,10 @@ What a warm run shares with the runs before it, and what it does not:
   threads, and the numeric environment's variables). A job that needs other values gets a fresh kernel.
 
 Every figure seeds its own generators, so a warm run computes the same tables as a cold one
-(``tests/test_runner.py`` checks a warm run's tables byte for byte against a cold run's). The provenance of a
-warm run records ``warm_kernel`` (how many runs the kernel executed before it).
+(``tests/test_robustness.py`` checks the tables of gc_l2, run in ``gclib run all``'s warm kernels after other
+figures, byte for byte against a fresh kernel's). The provenance of a warm run records ``warm_kernel`` (how
+many runs the kernel executed before it). ``gclib run all``, ``sweep`` and ``book`` use one per Dask worker
+(:mod:`gclib.companion.run.parallel`).
 """
 from __future__ import annotations
 
