@@ -5,6 +5,13 @@ reproducibility modes, oneDNN's instruction set, NumPy's dispatch, one and two t
 run in the reference environment ("native").
 
 Usage (repository root): .venv/bin/python tools/numeric_spread.py [--envs NAME ...] [--jobs 2] [--work DIR]
+                         [--merge]
+
+``--merge``, on another kind of machine (an AMD EPYC where the record was made on an Intel Xeon, say): every
+environment this CPU can produce, its native one included, is compared with what the tests compare against —
+the committed reference tables and the committed notebook outputs (with nbval's sanitizing) — and the record
+takes, per table and column, the larger of the two machines' deviations, the union of the cells that printed
+other text, and this machine's environments under ``merged``. The reference tables are not replaced.
 
 Writes
   tests/reference/numerics.json     the record: which code cells printed other text in which environment
@@ -45,6 +52,8 @@ FACTOR = 4.0
 FLOOR = 1e-9
 RECORD = ROOT / "tests" / "reference" / "numerics.json"
 TABLES = ROOT / "tests" / "reference" / "tables"
+NOTEBOOKS = ROOT / "notebooks"
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 
 
 def run_env(env, out: Path, jobs: int) -> float:
@@ -77,6 +86,18 @@ def cell_texts(notebook: Path) -> dict[str, str]:
                 parts.append("".join(o["data"]["text/plain"]))
         out[cell.get("id")] = "".join(parts)
     return out
+
+
+def sanitize(text: str) -> str:
+    """``text`` with nbval's sanitizing patterns (``tests/nbval_sanitize.cfg``) applied, as nbval does."""
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(SANITIZE, encoding="utf-8")
+    for section in cfg.sections():
+        text = re.sub(cfg[section]["regex"], cfg[section]["replace"], text)
+    return text
 
 
 def chaotic_rows(table: pd.DataFrame) -> np.ndarray:
@@ -117,17 +138,14 @@ def deviations(ref: pd.DataFrame, other: pd.DataFrame, where: str) -> tuple[dict
     return cols, problems
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--envs", nargs="*", default=None, help="environment names (default: all available)")
-    ap.add_argument("--jobs", type=int, default=2, help="figures at once per environment (1-thread ones)")
-    ap.add_argument("--work", type=Path, default=ROOT / "build" / "numeric-spread", help="scratch folder")
-    ap.add_argument("--reuse", action="store_true",
-                    help="keep the runs already in the scratch folder and only compare them again")
-    args = ap.parse_args()
-    envs = [numerics.get(n) for n in args.envs] if args.envs else numerics.available()
-    if REFERENCE not in [e.name for e in envs]:
-        envs.insert(0, numerics.get(REFERENCE))
+def _machine() -> dict:
+    versions = library_versions()
+    return {"machine": device_name("cpu"),
+            "cpu_flags": sorted(f for f in numerics.cpu_flags() if f.startswith(("avx", "fma", "sse4"))),
+            "versions": {k: versions[k] for k in ("torch", "numpy", "python")}}
+
+
+def _run_all(envs, args) -> dict[str, float]:
     if not args.reuse:
         shutil.rmtree(args.work, ignore_errors=True)
     seconds = {}
@@ -139,6 +157,79 @@ def main() -> int:
             seconds[env.name] = run_env(env, args.work / env.name, args.jobs)
             done.write_text(f"{seconds[env.name]:.1f}")
         print(f"{env.name}: {seconds[env.name]:.0f} s", flush=True)
+    return seconds
+
+
+def merge(args, envs) -> int:
+    """``--merge``: see the module docstring."""
+    record = json.loads(RECORD.read_text(encoding="utf-8"))
+    seconds = _run_all(envs, args)
+    here = _machine()
+    figures = sorted(p.name for p in TABLES.iterdir() if p.is_dir())
+    problems, changed = [], []
+    for fig in figures:
+        committed = {cid: sanitize(text) for cid, text in cell_texts(NOTEBOOKS / f"{fig}.ipynb").items()}
+        for env in envs:
+            label = f"{env.name} on {here['machine']}"
+            other = cell_texts(args.work / env.name / fig / f"{fig}.ipynb")
+            for cid, text in committed.items():
+                if sanitize(other.get(cid, "")) != text:
+                    where = record["cells"].setdefault(fig, {}).setdefault(cid, [])
+                    if label not in where:
+                        where.append(label)
+            for csv in sorted((TABLES / fig).glob("*.csv")):
+                path = args.work / env.name / fig / csv.name
+                if not path.exists():
+                    problems.append(f"{fig}/{csv.stem}: not written in {label}")
+                    continue
+                cols, probs = deviations(pd.read_csv(csv), pd.read_csv(path), f"{fig}/{csv.stem} in {label}")
+                problems += probs
+                entry = record["tables"][fig][csv.stem]["columns"]
+                for col, dev in cols.items():
+                    was = entry.setdefault(col, {"stable": 0.0, "chaotic": 0.0})
+                    for kind in ("stable", "chaotic"):
+                        if dev[kind] > was[kind]:
+                            changed.append(f"{fig}/{csv.stem}.{col} ({kind}): {was[kind]:.3g} → "
+                                           f"{dev[kind]:.3g} ({label})")
+                            was[kind] = dev[kind]
+    entry = {**here, "measured": date.today().isoformat(),
+             "command": "python tools/numeric_spread.py --merge"
+                        + (f" --envs {' '.join(args.envs)}" if args.envs else ""),
+             "compared_with": "the committed reference tables (tests/reference/tables) and the committed "
+                              "notebook outputs (notebooks/*.ipynb, nbval's sanitizing applied)",
+             "environments": {e.name: {"what": e.what, "variables": e.variables, "threads": e.threads,
+                                       "seconds": round(seconds[e.name], 1)} for e in envs},
+             "raised": changed, "problems": problems}
+    record["merged"] = [m for m in record.get("merged", [])
+                        if (m["machine"], m["cpu_flags"]) != (here["machine"], here["cpu_flags"])] + [entry]
+    record["problems"] = sorted(set(record["problems"]) | set(problems))
+    RECORD.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"merged into {RECORD.relative_to(ROOT)}: {len(envs)} environments of {here['machine']}, "
+          f"{len(changed)} deviations raised, {len(problems)} problems")
+    for line in changed:
+        print("raised:", line)
+    for p in problems:
+        print("PROBLEM:", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--envs", nargs="*", default=None, help="environment names (default: all available)")
+    ap.add_argument("--jobs", type=int, default=2, help="figures at once per environment (1-thread ones)")
+    ap.add_argument("--work", type=Path, default=ROOT / "build" / "numeric-spread", help="scratch folder")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the runs already in the scratch folder and only compare them again")
+    ap.add_argument("--merge", action="store_true",
+                    help="on another kind of machine: compare with the committed references and merge into "
+                         "the record (module docstring)")
+    args = ap.parse_args()
+    envs = [numerics.get(n) for n in args.envs] if args.envs else numerics.available()
+    if REFERENCE not in [e.name for e in envs]:
+        envs.insert(0, numerics.get(REFERENCE))
+    if args.merge:
+        return merge(args, envs)
+    seconds = _run_all(envs, args)
     ref_dir = args.work / REFERENCE
     figures = sorted(p.name for p in ref_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     cells, tables, problems = {}, {}, []
@@ -170,11 +261,8 @@ def main() -> int:
         for csv in sorted((ref_dir / fig).glob("*.csv")):
             (TABLES / fig).mkdir(parents=True, exist_ok=True)
             shutil.copy2(csv, TABLES / fig / csv.name)
-    versions = library_versions()
     record = {
-        "measured": date.today().isoformat(), "machine": device_name("cpu"),
-        "cpu_flags": sorted(f for f in numerics.cpu_flags() if f.startswith(("avx", "fma", "sse4"))),
-        "versions": {k: versions[k] for k in ("torch", "numpy", "python")},
+        "measured": date.today().isoformat(), **_machine(),
         "command": "python tools/numeric_spread.py" + (f" --envs {' '.join(args.envs)}" if args.envs else ""),
         "reference": REFERENCE, "factor": FACTOR, "floor": FLOOR,
         "environments": {e.name: {"what": e.what, "variables": e.variables, "threads": e.threads,
