@@ -86,6 +86,13 @@ REGRESSIONS: dict[str, list[dict]] = {
         "flow_time": 0.3462698204505838, "n_evals": 1, "eval_subset": 1, "target_loss":
         0.021766561554365273, "track_bounds": False, "v2_n_train": 39, "v2_lrs": [267421.6279876789,
         999999.0], "v2_target_loss": 0.2718245541150331, "v2_max_steps": 1, "v2_evals_per_decade": 7},
+        # `make fuzz`, 2026-12-08: the smallest float flow time, 5e-324, at lr 200: ceil(flow_time / lr) of an
+        # underflowed 0.0 trained 0 steps and run_grid raised — the notebook trains at least one step
+        {"profile": "smoke", "seeds": [0], "device": "cpu", "dataset": "fashion_mnist", "n_train": 1,
+         "n_test": 1, "model": "mlp", "hidden": [1], "batch_size": None, "lrs": [199.99999999999974],
+         "flow_time": 5e-324, "n_evals": 1, "eval_subset": 1, "target_loss": 0.00010000000000000009,
+         "track_bounds": False, "v2_n_train": 1, "v2_lrs": [0.004000000000000002],
+         "v2_target_loss": 1.0000000000000004e-06, "v2_max_steps": 1, "v2_evals_per_decade": 1},
     ],
     'gr_depth': [
         # one depth: no rank correlation — rank_summary gives NaN, the panel draws no bar
