@@ -28,7 +28,10 @@ appeared or vanished (a NaN) outside a chaotic row: those must be marked, or the
 from __future__ import annotations
 
 import argparse
+import configparser
+import functools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -88,15 +91,17 @@ def cell_texts(notebook: Path) -> dict[str, str]:
     return out
 
 
-def sanitize(text: str) -> str:
-    """``text`` with nbval's sanitizing patterns (``tests/nbval_sanitize.cfg``) applied, as nbval does."""
-    import configparser
-    import re
-
+@functools.cache
+def _sanitize_patterns() -> list[tuple[re.Pattern, str]]:
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read(SANITIZE, encoding="utf-8")
-    for section in cfg.sections():
-        text = re.sub(cfg[section]["regex"], cfg[section]["replace"], text)
+    return [(re.compile(cfg[sec]["regex"]), cfg[sec]["replace"]) for sec in cfg.sections()]
+
+
+def sanitize(text: str) -> str:
+    """``text`` with nbval's sanitizing patterns (``tests/nbval_sanitize.cfg``) applied, as nbval does."""
+    for pattern, replace in _sanitize_patterns():
+        text = pattern.sub(replace, text)
     return text
 
 
@@ -136,6 +141,24 @@ def deviations(ref: pd.DataFrame, other: pd.DataFrame, where: str) -> tuple[dict
                 problems.append(f"{where}: row {i} column {col!r}: {a.iloc[i]!r} vs {b.iloc[i]!r} (a row not "
                                 "marked chaotic changed)")
     return cols, problems
+
+
+def widen(columns: dict, cols: dict) -> list[tuple[str, str, float, float]]:
+    """Raise each column's recorded deviation in ``columns`` ({col: {"stable", "chaotic"}}) to the one
+    measured in ``cols`` where that is larger; returns ``(col, kind, was, now)`` for each raise."""
+    raised = []
+    for col, dev in cols.items():
+        was = columns.setdefault(col, {"stable": 0.0, "chaotic": 0.0})
+        for kind in ("stable", "chaotic"):
+            if dev[kind] > was[kind]:
+                raised.append((col, kind, was[kind], dev[kind]))
+                was[kind] = dev[kind]
+    return raised
+
+
+def _environments(envs, seconds: dict) -> dict:
+    return {e.name: {"what": e.what, "variables": e.variables, "threads": e.threads,
+                     "seconds": round(seconds[e.name], 1)} for e in envs}
 
 
 def _machine() -> dict:
@@ -184,22 +207,14 @@ def merge(args, envs) -> int:
                     continue
                 cols, probs = deviations(pd.read_csv(csv), pd.read_csv(path), f"{fig}/{csv.stem} in {label}")
                 problems += probs
-                entry = record["tables"][fig][csv.stem]["columns"]
-                for col, dev in cols.items():
-                    was = entry.setdefault(col, {"stable": 0.0, "chaotic": 0.0})
-                    for kind in ("stable", "chaotic"):
-                        if dev[kind] > was[kind]:
-                            changed.append(f"{fig}/{csv.stem}.{col} ({kind}): {was[kind]:.3g} → "
-                                           f"{dev[kind]:.3g} ({label})")
-                            was[kind] = dev[kind]
+                for col, kind, was, now in widen(record["tables"][fig][csv.stem]["columns"], cols):
+                    changed.append(f"{fig}/{csv.stem}.{col} ({kind}): {was:.3g} → {now:.3g} ({label})")
     entry = {**here, "measured": date.today().isoformat(),
              "command": "python tools/numeric_spread.py --merge"
                         + (f" --envs {' '.join(args.envs)}" if args.envs else ""),
              "compared_with": "the committed reference tables (tests/reference/tables) and the committed "
                               "notebook outputs (notebooks/*.ipynb, nbval's sanitizing applied)",
-             "environments": {e.name: {"what": e.what, "variables": e.variables, "threads": e.threads,
-                                       "seconds": round(seconds[e.name], 1)} for e in envs},
-             "raised": changed, "problems": problems}
+             "environments": _environments(envs, seconds), "raised": changed, "problems": problems}
     record["merged"] = [m for m in record.get("merged", [])
                         if (m["machine"], m["cpu_flags"]) != (here["machine"], here["cpu_flags"])] + [entry]
     record["problems"] = sorted(set(record["problems"]) | set(problems))
@@ -252,10 +267,7 @@ def main() -> int:
                 problems += probs
                 entry = tables.setdefault(fig, {}).setdefault(name, {
                     "rows": len(ref), "chaotic_rows": int(chaotic_rows(ref).sum()), "columns": {}})
-                for col, dev in cols.items():
-                    was = entry["columns"].setdefault(col, {"stable": 0.0, "chaotic": 0.0})
-                    was["stable"], was["chaotic"] = max(was["stable"], dev["stable"]), max(was["chaotic"],
-                                                                                          dev["chaotic"])
+                widen(entry["columns"], cols)
     shutil.rmtree(TABLES, ignore_errors=True)
     for fig in figures:
         for csv in sorted((ref_dir / fig).glob("*.csv")):
@@ -265,8 +277,7 @@ def main() -> int:
         "measured": date.today().isoformat(), **_machine(),
         "command": "python tools/numeric_spread.py" + (f" --envs {' '.join(args.envs)}" if args.envs else ""),
         "reference": REFERENCE, "factor": FACTOR, "floor": FLOOR,
-        "environments": {e.name: {"what": e.what, "variables": e.variables, "threads": e.threads,
-                                  "seconds": round(seconds[e.name], 1)} for e in envs},
+        "environments": _environments(envs, seconds),
         "cells": cells, "tables": tables, "problems": problems,
     }
     RECORD.parent.mkdir(parents=True, exist_ok=True)
