@@ -61,9 +61,8 @@ def pytest_report_header(config):
 # every figure, then builds the book from it, while the other workers take the rest), then the unit tests,
 # then the tests that run figures (smoke results, fuzz, dry runs), then nbval (many short units last, so the
 # workers finish together). Under pytest-xdist (`make test`: one worker more than the cores, --dist
-# loadgroup) the cells of one
-# notebook stay on one worker, in order, with their kernel, and a module whose tests share an expensive
-# module fixture (the built book) stays on one worker.
+# loadgroup) the cells of one notebook stay on one worker, in order, with their kernel, and a module whose
+# tests share an expensive module fixture (the built book) stays on one worker.
 #
 # The groups are computed here from each test's node id (xdist_group), by a scheduler of our own
 # (pytest_xdist_make_scheduler), not by xdist's loadgroup: that one renames node ids on the workers

@@ -251,7 +251,6 @@ def test_book_runs_stale_figures_then_builds(tmp_path, monkeypatch, capsys, in_p
     assert calls == [(figures.repo_root() / "book", tmp_path, True)]
     assert cli.main(["book", "--profile", "smoke", "--out", str(tmp_path), "--fresh-kernels"]) == 0
     assert ran[-1] == ("smoke", tmp_path, False)  # a fresh kernel for every figure
-    calls.clear()
 
     failed = run.RunResult(
         "fx_demo",
