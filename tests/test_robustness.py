@@ -140,26 +140,37 @@ def test_run_all_runs_a_workers_figures_in_one_kernel_unless_told_otherwise(tmp_
 
 
 def test_a_warm_kernel_whose_run_crashed_is_replaced(tmp_path, monkeypatch):
-    """A run that raises RunError (its kernel died or hung) shuts that kernel down: the figure is reported
-    failed, and the next run (or Dask's retry of a sweep cell) starts a new kernel."""
-    from gclib.companion.errors import RunError
+    """A run that fails other than by a cell raising (its kernel died or hung) shuts that warm kernel down, so
+    the next run starts a new one; a cell that raised leaves it running. The figure is reported failed, and
+    a sweep cell's task raises (Dask retries it)."""
+    from papermill.exceptions import PapermillExecutionError
 
+    from gclib.companion.errors import RunError
+    from gclib.companion.run.warm import kernel_for
+
+    with run.WarmKernel() as kernel:
+        with pytest.raises(PapermillExecutionError), kernel_for({}, tmp_path, kernel) as (where, before):
+            raise PapermillExecutionError(0, 1, "", "RuntimeError", "boom", [])
+        alive = kernel.km
+        assert alive is not None and before == 0  # a cell raised: the kernel stays, reset by the next run
+        with pytest.raises(RuntimeError), kernel_for({}, tmp_path, kernel) as (where, before):
+            assert where == {"km": alive} and before == 1
+            raise RuntimeError("DeadKernelError: Kernel died")
+        assert kernel.km is None  # shut down
+        with kernel_for({}, tmp_path, kernel) as (where, before):
+            assert where["km"] is not alive and before == 0  # a new kernel
     monkeypatch.setenv("GCLIB_NOTEBOOKS_DIR", str(FIXTURES))
     job = run.prepare("fx_demo", "smoke", None, None, tmp_path / "fx_demo", None)
-    kernel = parallel._task_kernel(True)
-    closed = []
-    monkeypatch.setattr(kernel, "close", lambda: closed.append(True))
 
     def died(job, force=False, kernel=None):
         raise RunError("fx_demo: DeadKernelError: Kernel died")
 
     monkeypatch.setattr(parallel, "run_locked", died)
     res = parallel._figure_task(job)
-    assert res.status == "failed" and "Kernel died" in res.error and closed == [True]
-    assert parallel._task_kernel(True) is not kernel
+    assert res.status == "failed" and "Kernel died" in res.error
     with pytest.raises(RunError):
-        parallel._sweep_task(job)  # a sweep cell's task raises: Dask retries it
-    assert parallel.close_kernels() == 0 and parallel._task_kernel(False) is None
+        parallel._sweep_task(job)
+    assert parallel.close_kernels() == 1 and parallel._task_kernel(False) is None
 
 
 def test_run_all_longest_expected_first(tmp_path, monkeypatch):

@@ -5,8 +5,9 @@ processes by default, a scheduler address to scale out — never a home-made job
 Each worker process (and this process, for ``jobs=1``) runs its figures one after another in one
 :class:`~gclib.companion.run.warm.WarmKernel`, reset between runs, instead of starting a kernel and importing
 torch, SciPy, pandas and matplotlib for every figure; ``warm=False`` (``--fresh-kernels``) starts a fresh
-kernel for each. A kernel that crashed or hung is shut down, and the next run starts a new one. The
-provenance of a warm run says how many runs its kernel made before. [ours]
+kernel for each. A kernel that crashed or hung is shut down and the next run starts a new one
+(:func:`~gclib.companion.run.warm.kernel_for`). The provenance of a warm run says how many runs its kernel
+made before. [ours]
 """
 from __future__ import annotations
 
@@ -80,25 +81,11 @@ def close_kernels() -> int:
 atexit.register(close_kernels)
 
 
-def _run_task(job: Job, force: bool, warm: bool) -> RunResult:
-    """``run_locked(job)`` in this thread's warm kernel (or a fresh one); when the run raises RunError (the
-    kernel died, hung or the run could not be recorded), that kernel is shut down first, so the next run,
-    or a retry, starts in a new one."""
-    kernel = _task_kernel(warm)
-    try:
-        return run_locked(job, force=force, kernel=kernel)
-    except RunError:
-        if kernel is not None:
-            _KERNELS.pop(threading.get_ident(), None)
-            kernel.close()
-        raise
-
-
 def _figure_task(job: Job, force: bool = False, warm: bool = True) -> RunResult:
-    """One figure (in a Dask worker or here) under its directory's lock: a crash (kernel died) becomes a
-    failed result, so it stops nothing."""
+    """One figure (in a Dask worker or here, in this thread's warm kernel unless ``warm`` is False) under its
+    directory's lock: a crash (kernel died) becomes a failed result, so it stops nothing."""
     try:
-        return _run_task(job, force, warm)
+        return run_locked(job, force=force, kernel=_task_kernel(warm))
     except RunError as err:
         return _crashed(job, err)
 
@@ -162,8 +149,8 @@ def _cell_key(cell: dict) -> str:
 
 
 def _sweep_task(job: Job, force: bool = False, warm: bool = True) -> RunResult:
-    # module-level so Dask can pickle it; a RunError propagates and is retried (in a new kernel)
-    return _run_task(job, force, warm)
+    # module-level so Dask can pickle it; a RunError propagates and is retried (in a new kernel: kernel_for)
+    return run_locked(job, force=force, kernel=_task_kernel(warm))
 
 
 def _row(cell: dict, job: Job, result: RunResult | None, status: str, error: str | None = None) -> dict:

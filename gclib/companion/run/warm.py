@@ -157,12 +157,20 @@ class WarmKernel:
 def kernel_for(env: dict, cwd, kernel: WarmKernel | None = None):
     """papermill's kernel arguments for one run in folder ``cwd``, and how many runs the kernel made before:
     ``({"kernel_manager_class": ...}, None)`` for a fresh kernel started with ``env``, or ``({"km": ...},
-    n)`` for ``kernel`` reset for this run, whose papermill clients are closed on leaving."""
+    n)`` for ``kernel`` reset for this run, whose papermill clients are closed on leaving. A run that fails
+    other than by a cell raising (the kernel died, hung, or could not be reset) shuts ``kernel`` down: the
+    next run starts a new one. A cell that raised leaves it running; the next run resets it."""
     if kernel is None:
         yield {"kernel_manager_class": env_kernel_manager(env)}, None
         return
     try:
         km, before = kernel.prepare(env, cwd)
         yield {"km": km}, before
+    except Exception as err:
+        from papermill.exceptions import PapermillExecutionError
+
+        if not isinstance(err, PapermillExecutionError):
+            kernel.close()
+        raise
     finally:
         kernel.finished()
